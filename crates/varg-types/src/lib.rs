@@ -1,0 +1,1 @@
+//! varg gateway contract (work in progress).
