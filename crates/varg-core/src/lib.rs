@@ -1,0 +1,15 @@
+//! The sans-IO protocol engine of the varg SDK.
+//!
+//! This crate knows how to talk to the varg gateway but never talks to it: it builds
+//! [`http::Request`]s, decodes [`http::Response`]s, decides retries, parses server-sent
+//! events and drives the job waiter, while the client crates (`varg-async`,
+//! `varg-blocking`) perform the IO through a [`transport::Transport`] or
+//! [`transport::AsyncTransport`]. It opens no sockets, starts no runtime, never sleeps and
+//! never reads the clock: time is always passed in.
+#![deny(missing_docs)]
+
+pub mod hash;
+pub mod retry;
+pub mod secret;
+pub mod sse;
+pub mod transport;
