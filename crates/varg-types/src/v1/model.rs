@@ -53,14 +53,15 @@ pub struct ModelRef {
 
 impl ModelRef {
     /// Parses `provider:model` or a bare `model`. The provider part must be a non-empty run of
-    /// ASCII letters, digits, `-` or `_`; otherwise the whole string is the model.
+    /// ASCII letters, digits, `-` or `_`, and the model part must be non-empty and not start
+    /// with `/` (so a URL is not split); otherwise the whole string is the model.
     pub fn parse(value: &str) -> Self {
         if let Some((provider, model)) = value.split_once(':') {
             let valid_provider = !provider.is_empty()
                 && provider
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if valid_provider && !model.is_empty() {
+            if valid_provider && !model.is_empty() && !model.starts_with('/') {
                 return Self {
                     provider: Some(provider.to_owned()),
                     model: model.to_owned(),
