@@ -10,4 +10,5 @@
 
 pub mod allowlist;
 pub mod drift;
+pub mod export;
 pub mod spec;

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use xtask::allowlist::Allowlist;
-use xtask::drift::{self, NoDecoder};
-use xtask::spec;
+use xtask::{drift, export, spec};
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "Workspace tasks for varg-rs")]
@@ -18,15 +17,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write the JSON Schemas and openapi.json into `schemas/`.
+    Schema {
+        /// Do not write: fail if the files on disk are not up to date.
+        #[arg(long)]
+        check: bool,
+        /// Output folder (default: `schemas/` at the workspace root).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Compare a documented OpenAPI file with ours and report drift.
     CheckOpenapi {
         /// The documented OpenAPI file (YAML or JSON).
         #[arg(long)]
         spec: PathBuf,
-        /// Our OpenAPI document (JSON or YAML).
+        /// Our OpenAPI document; by default generated from varg-types.
         #[arg(long)]
-        ours: PathBuf,
-        /// The allowlist explaining what we have beyond the documented file.
+        ours: Option<PathBuf>,
+        /// The allowlist (default: `xtask/openapi-allowlist.yaml`).
         #[arg(long)]
         allowlist: Option<PathBuf>,
     },
@@ -51,17 +59,39 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Schema { check, out } => {
+            let dir = out.unwrap_or_else(|| workspace_root().join("schemas"));
+            if check {
+                let problems = export::stale(&dir)?;
+                if problems.is_empty() {
+                    println!("{} is up to date", dir.display());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                for problem in &problems {
+                    eprintln!("{}: {problem}", dir.display());
+                }
+                eprintln!("run `cargo xtask schema` and commit the result");
+                return Ok(ExitCode::FAILURE);
+            }
+            let written = export::write(&dir)?;
+            println!("wrote {} files into {}", written.len(), dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckOpenapi {
             spec: spec_path,
             ours,
             allowlist,
         } => {
             let documented = spec::load_document(&spec_path)?;
-            let ours = spec::load_document(&ours)?;
+            let ours = match ours {
+                Some(path) => spec::load_document(&path)?,
+                None => export::openapi()?,
+            };
             let allowlist_path =
                 allowlist.unwrap_or_else(|| workspace_root().join("xtask/openapi-allowlist.yaml"));
             let allowlist = Allowlist::load(&allowlist_path)?;
-            let report = drift::check(&documented, &ours, &allowlist, &NoDecoder);
+            let report = drift::check(&documented, &ours, &allowlist, &export::VargTypesDecoder);
+            println!("documented: {}", spec_path.display());
             print!("{}", report.render());
             Ok(if report.is_clean() {
                 ExitCode::SUCCESS
