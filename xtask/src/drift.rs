@@ -863,6 +863,27 @@ impl Checker<'_> {
             for example in &examples {
                 self.check_example(at, example, our_schema);
             }
+            // A server-sent event stream: each `data:` line of a documented
+            // example must be a valid event of ours (`x-event-schema`).
+            if let Some(event_schema) = our_media.get("x-event-schema") {
+                let at = format!("{at} event");
+                for text in examples.iter().filter_map(Value::as_str) {
+                    for line in text.lines() {
+                        let Some(data) = line.strip_prefix("data:") else {
+                            continue;
+                        };
+                        match serde_json::from_str::<Value>(data.trim()) {
+                            Ok(event) => self.check_example(&at, &event, event_schema),
+                            Err(e) => self.report(
+                                FindingKind::ExampleInvalid,
+                                &at,
+                                Some(data.trim().to_owned()),
+                                format!("documented event data is not JSON: {e}"),
+                            ),
+                        }
+                    }
+                }
+            }
         }
     }
 

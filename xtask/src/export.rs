@@ -307,7 +307,10 @@ fn operation(
         ResponseKind::Empty => json!({"description": "Success, no content"}),
         ResponseKind::EventStream => json!({
             "description": "Server-sent events named `status`, each carrying the job as JSON",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}}
+            "content": {"text/event-stream": {
+                "schema": {"type": "string"},
+                "x-event-schema": type_ref(refs, "Job")?
+            }}
         }),
     };
     responses.insert(endpoint.success_status.to_string(), success);
@@ -321,9 +324,29 @@ fn operation(
     Ok(Value::Object(op))
 }
 
-/// Pretty JSON with a trailing newline.
+/// `value` with every object's keys in sorted order, whatever map type
+/// serde_json was built with (feature unification may turn on
+/// `preserve_order` in a workspace build).
+pub fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Pretty JSON with sorted keys and a trailing newline.
 pub fn pretty(value: &Value) -> Result<String> {
-    let mut text = serde_json::to_string_pretty(value)?;
+    let mut text = serde_json::to_string_pretty(&canonical(value))?;
     text.push('\n');
     Ok(text)
 }

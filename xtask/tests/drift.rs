@@ -558,6 +558,48 @@ fn missing_content_type_is_drift() {
     );
 }
 
+fn with_stream(doc: &mut Value, ours: &mut Value, example: &str) {
+    doc["paths"]["/jobs/{job_id}/stream"] = json!({"get": {
+        "operationId": "streamJob",
+        "responses": {"200": {"description": "events", "content": {"text/event-stream": {
+            "schema": {"type": "string"},
+            "examples": {"one": {"value": example}}
+        }}}}
+    }});
+    ours["paths"]["/jobs/{job_id}/stream"] = json!({"get": {
+        "operationId": "streamJob",
+        "responses": {"200": {"description": "events", "content": {"text/event-stream": {
+            "schema": {"type": "string"},
+            "x-event-schema": {"$ref": "#/components/schemas/Job"}
+        }}}}
+    }});
+}
+
+#[test]
+fn event_stream_examples_are_checked_event_by_event() {
+    let (mut doc, mut o) = (documented(), ours());
+    with_stream(
+        &mut doc,
+        &mut o,
+        "event: status\ndata: {\"job_id\":\"j\",\"status\":\"processing\"}\n\n",
+    );
+    let report = run(&doc, &o);
+    assert!(report.is_clean(), "{}", report.render());
+
+    let (mut doc, mut o) = (documented(), ours());
+    with_stream(
+        &mut doc,
+        &mut o,
+        "event: status\ndata: {\"status\":\"processing\"}\n\n",
+    );
+    let report = run(&doc, &o);
+    assert_fails(
+        &report,
+        FindingKind::ExampleInvalid,
+        "GET /jobs/{job_id}/stream 200 event",
+    );
+}
+
 #[test]
 fn stale_allowlist_entry_fails() {
     let mut list = allowlist();
