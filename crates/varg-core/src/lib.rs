@@ -8,8 +8,20 @@
 //! never reads the clock: time is always passed in.
 #![deny(missing_docs)]
 
+pub mod config;
+pub mod error;
 pub mod hash;
+pub mod ops;
 pub mod retry;
 pub mod secret;
 pub mod sse;
 pub mod transport;
+pub mod wait;
+
+pub use config::{CacheMode, Config, ConfigBuilder, Provider, ProviderKeys, RequestOptions};
+pub use error::{ApiError, Error};
+pub use ops::ResponseMeta;
+pub use retry::{Decision, RetryPolicy};
+pub use secret::ApiKey;
+pub use transport::{AsyncTransport, Transport};
+pub use wait::{Action, Input, WaitPolicy, Waiter};
