@@ -192,6 +192,17 @@ impl From<TransportError> for Error {
     }
 }
 
+impl From<crate::sse::SseError> for Error {
+    fn from(e: crate::sse::SseError) -> Self {
+        Error::Decode {
+            status: StatusCode::OK,
+            message: e.to_string(),
+            raw: String::new(),
+            job_id: None,
+        }
+    }
+}
+
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {
         Error::Api(Box::new(e))
@@ -203,6 +214,24 @@ impl Error {
     pub fn invalid_config(message: impl Into<String>) -> Self {
         Error::InvalidConfig {
             message: message.into(),
+        }
+    }
+
+    /// Turns an [`Error::Api`] into [`Error::RateLimited`] carrying `retry_after` (use it
+    /// when the retry policy stops with
+    /// [`StopReason::RetryAfterTooLong`](crate::retry::StopReason::RetryAfterTooLong)).
+    /// Other errors are returned unchanged.
+    pub fn into_rate_limited(self, retry_after: Duration) -> Self {
+        match self {
+            Error::Api(api) => {
+                let job_id = api.job_id.clone();
+                Error::RateLimited {
+                    retry_after,
+                    api,
+                    job_id,
+                }
+            }
+            other => other,
         }
     }
 
@@ -336,6 +365,25 @@ mod tests {
         }
         assert!(Error::from(TransportError::new(TransportErrorKind::Timeout, "t")).is_retryable());
         assert!(!Error::invalid_config("x").is_retryable());
+    }
+
+    #[test]
+    fn rate_limited_conversion_and_sse_errors() {
+        let mut api = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "slow");
+        api.job_id = Some(JobId::new("j"));
+        let e = Error::from(api).into_rate_limited(Duration::from_secs(300));
+        assert!(
+            matches!(e, Error::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(300))
+        );
+        assert_eq!(e.job_id().map(JobId::as_str), Some("j"));
+        assert_eq!(e.status(), Some(StatusCode::TOO_MANY_REQUESTS));
+        assert!(e.is_retryable());
+        let e = Error::from(crate::sse::SseError::EventTooLarge { limit: 8 });
+        assert!(matches!(e, Error::Decode { .. }));
+        assert!(matches!(
+            Error::invalid_config("x").into_rate_limited(Duration::ZERO),
+            Error::InvalidConfig { .. }
+        ));
     }
 
     #[test]

@@ -40,6 +40,52 @@
 //! honoured exactly when it is at most [`RetryPolicy::max_retry_after`] (120 s); a longer
 //! one stops retrying and the delay is carried in [`StopReason::RetryAfterTooLong`]. A retry
 //! that would end beyond the total budget is not made.
+//!
+//! # A retry loop
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use bytes::Bytes;
+//! use varg_core::{config::Config, error::Error, ops, retry::*};
+//! use varg_types::endpoint::{ops::GetBalance, EndpointId};
+//!
+//! // A fake gateway: one 503, then the answer.
+//! let mut answers = vec![
+//!     (200, r#"{"balance_cents":5000}"#),
+//!     (503, r#"{"error":"InternalError","message":"busy"}"#),
+//! ];
+//! let mut send = |_req: http::Request<Bytes>| {
+//!     let (status, body) = answers.pop().unwrap();
+//!     http::Response::builder().status(status).body(Bytes::from_static(body.as_bytes())).unwrap()
+//! };
+//!
+//! let config = Config::builder("varg_test").build().unwrap();
+//! let policy = config.retry();
+//! let idempotency = ops::idempotency(EndpointId::GetBalance.endpoint());
+//! let mut jitter = FixedJitter(0.5);
+//! let mut elapsed = Duration::ZERO; // the client measures this with its own clock
+//! let mut attempt = 0;
+//! let result = loop {
+//!     attempt += 1;
+//!     let response = send(ops::get_balance(&config).unwrap());
+//!     let wall_clock = SystemTime::UNIX_EPOCH; // the client passes SystemTime::now()
+//!     if response.status().is_success() {
+//!         break ops::decode::<GetBalance>(&response, wall_clock);
+//!     }
+//!     let outcome = Outcome::from_response(response.status(), response.headers(), wall_clock);
+//!     match policy.decide(attempt, &outcome, idempotency, elapsed, &mut jitter) {
+//!         Decision::Retry { after } => elapsed += after, // the client sleeps `after`
+//!         Decision::Stop(StopReason::RetryAfterTooLong(d)) => {
+//!             break Err(ops::decode::<GetBalance>(&response, wall_clock).unwrap_err().into_rate_limited(d));
+//!         }
+//!         Decision::Stop(_) => break ops::decode::<GetBalance>(&response, wall_clock),
+//!     }
+//! };
+//! let (balance, _meta) = result.unwrap();
+//! assert_eq!(balance.balance_cents, Some(5000.0));
+//! assert_eq!(attempt, 2);
+//! assert_eq!(elapsed, Duration::from_millis(250)); // half of the first 0.5 s cap
+//! ```
 
 use std::time::{Duration, SystemTime};
 
