@@ -172,6 +172,17 @@ pub enum Error {
     /// A local IO failure (reading a file to upload, writing a download).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A local IO failure that concerns a job that exists (writing its download, say): the
+    /// job id is kept so the job is not lost. [`Error::with_job_id`] turns an [`Error::Io`]
+    /// into this variant.
+    #[error("I/O error (job {job_id}): {source}")]
+    JobIo {
+        /// The job.
+        job_id: JobId,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn fmt_job(job_id: &Option<JobId>) -> String {
@@ -244,7 +255,7 @@ impl Error {
             | Error::Timeout { job_id }
             | Error::Decode { job_id, .. } => job_id.as_ref(),
             Error::JobFailed { job } | Error::JobCancelled { job } => Some(&job.job_id),
-            Error::WaitDeadline { job_id, .. } => Some(job_id),
+            Error::WaitDeadline { job_id, .. } | Error::JobIo { job_id, .. } => Some(job_id),
             Error::InvalidInput(_) | Error::InvalidConfig { .. } | Error::Io(_) => None,
         }
     }
@@ -252,6 +263,12 @@ impl Error {
     /// Attaches a job id (if the error has room for one and none is set yet). Clients call
     /// this on every error that happens after a job was created.
     pub fn with_job_id(mut self, id: &JobId) -> Self {
+        if let Error::Io(source) = self {
+            return Error::JobIo {
+                job_id: id.clone(),
+                source,
+            };
+        }
         let slot = match &mut self {
             Error::Api(api) => &mut api.job_id,
             Error::RateLimited { job_id, .. }
@@ -327,6 +344,7 @@ mod tests {
                 api: Box::new(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "slow")),
                 job_id: None,
             },
+            Error::Io(std::io::Error::other("disk full")),
         ];
         for e in errors {
             assert_eq!(e.job_id(), None);
