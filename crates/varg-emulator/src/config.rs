@@ -86,7 +86,7 @@ impl Default for Durations {
 
 /// Everything the emulator can be told; built with [`crate::Emulator::builder`].
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     pub(crate) addr: SocketAddr,
     pub(crate) seed: u64,
     pub(crate) api_key: Option<String>,

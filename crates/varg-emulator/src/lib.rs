@@ -46,7 +46,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-pub use config::{Config, Durations, EmulatorBuilder, Fault, RandomFaults, SseMode};
+pub use config::{Durations, EmulatorBuilder, Fault, RandomFaults, SseMode};
 pub use state::RequestRecord;
 
 /// Route names used by fault injection and by the statistics: the `operationId` of each
@@ -58,6 +58,10 @@ pub mod routes {
     /// `GET /u/...`: uploaded files.
     pub const DOWNLOAD_FILE: &str = "downloadFile";
 }
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// Entry point: `Emulator::builder()`.
 #[derive(Debug, Clone, Copy)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+use varg_emulator::{Fault, RandomFaults, SseMode};
 
 /// A local varg gateway for offline development and tests.
 #[derive(Debug, Parser)]
@@ -36,6 +37,23 @@ struct Args {
     /// Serve every output as a streamed body of this many bytes.
     #[arg(long)]
     output_size: Option<u64>,
+    /// Longest time in seconds an SSE connection stays open.
+    #[arg(long, default_value_t = 600.0)]
+    max_stream_secs: f64,
+    /// What `GET /v1/jobs/{id}/stream` does.
+    #[arg(long, value_enum, default_value_t = Sse::Enabled)]
+    sse: Sse,
+    /// Share (0..1) of API requests that fail at random with 500, 502, 503 or 429,
+    /// reproducibly from `--seed`.
+    #[arg(long)]
+    fault_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Sse {
+    Enabled,
+    NotFound,
+    Unavailable,
 }
 
 #[tokio::main]
@@ -67,6 +85,29 @@ async fn main() -> std::io::Result<()> {
     }
     if let Some(n) = args.output_size {
         builder = builder.output_size(n);
+    }
+    builder = builder
+        .max_stream_time(Duration::from_secs_f64(
+            args.max_stream_secs.clamp(0.001, 86_400.0),
+        ))
+        .sse_mode(match args.sse {
+            Sse::Enabled => SseMode::Enabled,
+            Sse::NotFound => SseMode::NotFound,
+            Sse::Unavailable => SseMode::Unavailable,
+        });
+    if let Some(rate) = args.fault_rate {
+        builder = builder.random_faults(RandomFaults {
+            probability: rate.clamp(0.0, 1.0),
+            faults: vec![
+                Fault::Status(500),
+                Fault::Status(502),
+                Fault::Status(503),
+                Fault::RateLimited {
+                    retry_after_secs: 1,
+                },
+            ],
+            routes: Vec::new(),
+        });
     }
     let emulator = builder.start().await?;
     println!("{}", emulator.base_url());
