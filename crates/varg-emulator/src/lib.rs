@@ -232,6 +232,23 @@ impl EmulatorHandle {
         self.shared.lock().stats.log.clone()
     }
 
+    /// Requests received by one route, with their headers, in order.
+    pub fn requests_for(&self, route: &str) -> Vec<RequestRecord> {
+        self.shared
+            .lock()
+            .stats
+            .log
+            .iter()
+            .filter(|r| r.route == route)
+            .cloned()
+            .collect()
+    }
+
+    /// The current state of a job, as `GET /jobs/{job_id}` would answer.
+    pub fn job(&self, job_id: &str) -> Option<varg_types::Job> {
+        self.shared.lock().jobs.get(job_id).map(|r| r.job.clone())
+    }
+
     /// The current balance in cents.
     pub fn balance_cents(&self) -> i64 {
         self.shared.lock().balance_cents

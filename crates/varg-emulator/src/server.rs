@@ -497,36 +497,65 @@ fn price_for(state: &Shared, name: &str, capability: &Capability, model: Option<
 /// A content hash for an input URL: the SHA-256 of the bytes for files this emulator stores
 /// or serves, otherwise of the URL itself.
 fn input_hash(state: &Shared, url: &str) -> String {
-    if let Some(name) = url.strip_prefix(&format!("{}/u/", state.origin)) {
-        let id = name.split('.').next().unwrap_or(name);
-        if let Some(file) = state.lock().files.get(id) {
-            return file.hash.clone();
+    match local(state, url) {
+        Some(Local::File(id)) => {
+            if let Some(file) = state.lock().files.get(&id) {
+                return file.hash.clone();
+            }
         }
-    }
-    if let Some(name) = url.strip_prefix(&format!("{}/o/", state.origin))
-        && let Some(spec) = state.lock().outputs.get(name).cloned()
-        && let Some(bytes) = spec.bytes()
-    {
-        return format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        Some(Local::Output(name)) => {
+            let spec = state.lock().outputs.get(&name).cloned();
+            if let Some(bytes) = spec.and_then(|s| s.bytes()) {
+                return format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+            }
+        }
+        None => {}
     }
     format!("url:{url}")
 }
 
-/// Bytes of a URL this emulator stores or serves.
-async fn resolve_bytes(state: &Shared, url: &str) -> Option<Result<Vec<u8>, String>> {
-    if let Some(name) = url.strip_prefix(&format!("{}/o/", state.origin)) {
-        let spec = state.lock().outputs.get(name).cloned()?;
-        return Some(
-            spec.bytes()
-                .ok_or_else(|| "a streamed placeholder body has no media metadata".to_owned()),
-        );
-    }
-    if let Some(name) = url.strip_prefix(&format!("{}/u/", state.origin)) {
-        let id = name.split('.').next().unwrap_or(name);
-        let path = state.lock().files.get(id).map(|f| f.path.clone())?;
-        return Some(tokio::fs::read(path).await.map_err(|e| e.to_string()));
+/// A URL served by this emulator.
+enum Local {
+    /// `/o/<name>`.
+    Output(String),
+    /// `/u/<file_id>.<ext>`, by file id.
+    File(String),
+}
+
+fn local(state: &Shared, url: &str) -> Option<Local> {
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    let alt = state.origin.replace("127.0.0.1", "localhost");
+    for origin in [state.origin.as_str(), alt.as_str()] {
+        let Some(rest) = url.strip_prefix(origin) else {
+            continue;
+        };
+        if let Some(name) = rest.strip_prefix("/o/") {
+            return Some(Local::Output(name.to_owned()));
+        }
+        if let Some(name) = rest.strip_prefix("/u/") {
+            return Some(Local::File(
+                name.split('.').next().unwrap_or(name).to_owned(),
+            ));
+        }
     }
     None
+}
+
+/// Bytes of a URL this emulator stores or serves.
+async fn resolve_bytes(state: &Shared, url: &str) -> Option<Result<Vec<u8>, String>> {
+    match local(state, url)? {
+        Local::Output(name) => {
+            let spec = state.lock().outputs.get(&name).cloned()?;
+            Some(
+                spec.bytes()
+                    .ok_or_else(|| "a streamed placeholder body has no media metadata".to_owned()),
+            )
+        }
+        Local::File(id) => {
+            let path = state.lock().files.get(&id).map(|f| f.path.clone())?;
+            Some(tokio::fs::read(path).await.map_err(|e| e.to_string()))
+        }
+    }
 }
 
 /// Metadata of a source for trim/resize/slice; unknown sources count as a 1280x720 10 s MP4.

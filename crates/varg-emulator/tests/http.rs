@@ -91,6 +91,12 @@ async fn image_job_streams_completes_and_downloads_a_png_without_auth() {
         create.header("Authorization"),
         Some(format!("Bearer {KEY}").as_str())
     );
+    assert_eq!(api.emu.requests_for(routes::DOWNLOAD_OUTPUT).len(), 1);
+    assert_eq!(
+        api.emu.job(job.job_id.as_str()).unwrap().status,
+        JobStatus::Completed
+    );
+    assert!(api.emu.job("job_missing").is_none());
     assert_eq!(api.emu.jobs_created(), 1);
     assert_eq!(api.emu.requests_to("createImage"), 1);
     assert_eq!(api.emu.requests_to("streamJob"), 1);
@@ -616,7 +622,12 @@ async fn media_processing_jobs_and_probe() {
         .unwrap();
     assert_eq!(source.media_type, "video/mp4");
 
-    let probe = api.post("/ffmpeg/probe", json!({"url": source.url})).await;
+    let probe = api
+        .post(
+            "/ffmpeg/probe",
+            json!({"url": format!("{}?v=1", source.url)}),
+        )
+        .await;
     assert_eq!(probe.status(), 200);
     let probe: Value = probe.json().await.unwrap();
     assert_eq!(probe["width"], 640);
