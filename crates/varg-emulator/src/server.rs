@@ -100,6 +100,41 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 // ---------------------------------------------------------------------------------------------
+// JSON on the wire
+
+/// A JSON body as the gateway writes it: whole numbers without a fraction (`5`, not `5.0`),
+/// although the shared types hold them as `f64`.
+struct Wire<T>(T);
+
+impl<T: serde::Serialize> IntoResponse for Wire<T> {
+    fn into_response(self) -> Response {
+        axum::Json(wire_value(&self.0)).into_response()
+    }
+}
+
+fn wire_value<T: serde::Serialize>(body: &T) -> Value {
+    let mut value = serde_json::to_value(body).unwrap_or(Value::Null);
+    integral_numbers(&mut value);
+    value
+}
+
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors
 
 fn api_error(
@@ -112,7 +147,7 @@ fn api_error(
     if let Some(field) = field {
         body = body.with_field(field);
     }
-    (status, axum::Json(body)).into_response()
+    (status, Wire(body)).into_response()
 }
 
 fn validation(field: &str, message: impl Into<String>) -> Response {
@@ -245,7 +280,7 @@ async fn apply_fault(fault: Fault, req: &mut Request) -> Result<(), Response> {
                 let body = ErrorBody::new(ErrorCode::ProviderError, "Provider returned an error")
                     .with_provider("fal")
                     .with_status(502);
-                response = (status, axum::Json(body)).into_response();
+                response = (status, Wire(body)).into_response();
             }
             Err(response)
         }
@@ -869,7 +904,7 @@ fn transition(state: &Shared, id: &str, change: impl FnOnce(&mut Job)) {
 }
 
 fn job_response(status: StatusCode, job: &Job, cache: Option<(&str, &str, Duration)>) -> Response {
-    let mut response = (status, axum::Json(job)).into_response();
+    let mut response = (status, Wire(job)).into_response();
     if let Some((mode, key, ttl)) = cache {
         let headers = response.headers_mut();
         headers.insert(
@@ -1463,7 +1498,7 @@ async fn probe_media(State(state): State<AppState>, body: Bytes) -> Response {
                     .extra
                     .insert("media_type".into(), json!(kind.mime()));
             }
-            (StatusCode::OK, axum::Json(response)).into_response()
+            (StatusCode::OK, Wire(response)).into_response()
         }
         Err(e) => validation("url", format!("cannot read media: {e}")),
     }
@@ -1567,7 +1602,7 @@ async fn stream_job(
         let job = st.rx.borrow_and_update().clone();
         st.done = job.status.is_terminal();
         st.sent += 1;
-        let data = serde_json::to_string(&job).unwrap_or_default();
+        let data = wire_value(&job).to_string();
         Some((
             Ok::<Event, Infallible>(Event::default().event("status").data(data)),
             st,
@@ -1593,7 +1628,7 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
             "message": format!("File exceeds the maximum upload size of {} bytes (50 MB)", max),
             "statusCode": 413,
         });
-        (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+        (StatusCode::PAYLOAD_TOO_LARGE, Wire(body)).into_response()
     };
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
@@ -1619,7 +1654,7 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
             found
         };
         if let Some(resp) = existing {
-            return (StatusCode::OK, axum::Json(resp)).into_response();
+            return (StatusCode::OK, Wire(resp)).into_response();
         }
     }
     let tmp_id = state.lock().new_id("file");
@@ -1695,7 +1730,7 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
     };
     if let Some(existing) = existing {
         let _ = tokio::fs::remove_file(&path).await;
-        return (StatusCode::OK, axum::Json(existing)).into_response();
+        return (StatusCode::OK, Wire(existing)).into_response();
     }
     let mut inner = state.lock();
     let url = format!("{}/u/{tmp_id}.{}", state.origin, kind.extension());
@@ -1718,7 +1753,7 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
     inner.files.insert(tmp_id.clone(), record);
     inner.files_by_hash.insert(hash, tmp_id);
     drop(inner);
-    (StatusCode::OK, axum::Json(response)).into_response()
+    (StatusCode::OK, Wire(response)).into_response()
 }
 
 /// Sniffs the first bytes of a larger file: binary signatures only (text and JSON need the
@@ -1775,7 +1810,7 @@ async fn list_voices() -> Response {
             }
         })
         .collect();
-    (StatusCode::OK, axum::Json(VoicesResponse { voices })).into_response()
+    (StatusCode::OK, Wire(VoicesResponse { voices })).into_response()
 }
 
 async fn get_balance(State(state): State<AppState>) -> Response {
@@ -1785,7 +1820,7 @@ async fn get_balance(State(state): State<AppState>) -> Response {
         currency: Some("usd".into()),
         extra: Map::new(),
     };
-    (StatusCode::OK, axum::Json(body)).into_response()
+    (StatusCode::OK, Wire(body)).into_response()
 }
 
 async fn get_me(axum::Extension(ApiKey(key)): axum::Extension<ApiKey>) -> Response {
@@ -1795,7 +1830,7 @@ async fn get_me(axum::Extension(ApiKey(key)): axum::Extension<ApiKey>) -> Respon
         email: Some("dev@localhost.test".into()),
         extra: Map::new(),
     };
-    (StatusCode::OK, axum::Json(body)).into_response()
+    (StatusCode::OK, Wire(body)).into_response()
 }
 
 async fn get_usage(
@@ -1835,7 +1870,7 @@ async fn get_usage(
     drop(inner);
     (
         StatusCode::OK,
-        axum::Json(UsageResponse {
+        Wire(UsageResponse {
             usage,
             total_cents: Some(total),
             extra: Map::new(),

@@ -318,7 +318,7 @@ async fn balance_is_debited_and_cache_hits_are_free() {
     let job = api.create("/image", body.clone()).await;
     api.wait(job["job_id"].as_str().unwrap()).await;
     assert_eq!(api.emu.balance_cents(), 0);
-    assert_eq!(api.json("/balance").await["balance_cents"], 0.0);
+    assert_eq!(api.json("/balance").await["balance_cents"], 0);
 
     let hit = api.post("/image", body.clone()).await;
     assert_eq!(hit.status(), 202);
@@ -351,8 +351,8 @@ async fn balance_is_debited_and_cache_hits_are_free() {
     let records = usage["usage"].as_array().unwrap();
     assert_eq!(records.len(), 3);
     assert_eq!(records[1]["cache_hit"], true);
-    assert_eq!(records[1]["cost_cents"], 0.0);
-    assert_eq!(usage["total_cents"], 10.0);
+    assert_eq!(records[1]["cost_cents"], 0);
+    assert_eq!(usage["total_cents"], 10);
     assert_eq!(api.emu.cache_hits(), 1);
     let from_future = api.json("/usage?from=2999-01-01").await;
     assert!(from_future["usage"].as_array().unwrap().is_empty());
@@ -632,7 +632,7 @@ async fn media_processing_jobs_and_probe() {
     let probe: Value = probe.json().await.unwrap();
     assert_eq!(probe["width"], 640);
     assert_eq!(probe["height"], 360);
-    assert_eq!(probe["duration"], 10.0);
+    assert_eq!(probe["duration"], 10);
     assert_eq!(probe["codec"], "h264");
     assert_eq!(probe["size_bytes"], source.size);
 
@@ -651,7 +651,7 @@ async fn media_processing_jobs_and_probe() {
             json!({"video_url": source.url, "every": 4}),
         )
         .await;
-    assert_eq!(slice["pricing"]["estimated"], 5.0);
+    assert_eq!(slice["pricing"]["estimated"], 5);
     assert_eq!(slice["pricing"]["billing"], "metered");
     assert_eq!(slice["cache"]["hit"], false);
     let ff = api
@@ -666,7 +666,7 @@ async fn media_processing_jobs_and_probe() {
         .post("/ffmpeg/probe", json!({"url": trim["output"]["url"]}))
         .await;
     let out: Value = out.json().await.unwrap();
-    assert_eq!(out["duration"], 3.0);
+    assert_eq!(out["duration"], 3);
     assert_eq!(out["width"], 640);
 
     let resize = api.wait(resize["job_id"].as_str().unwrap()).await;
@@ -679,8 +679,8 @@ async fn media_processing_jobs_and_probe() {
     let slice = api.wait(slice["job_id"].as_str().unwrap()).await;
     let segments = slice["metadata"]["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 3);
-    assert_eq!(segments[2]["start"], 8.0);
-    assert_eq!(segments[2]["end"], 10.0);
+    assert_eq!(segments[2]["start"], 8);
+    assert_eq!(segments[2]["end"], 10);
     let seg = api.download(segments[0]["url"].as_str().unwrap()).await;
     assert_eq!(media::probe(&seg).unwrap().duration, Some(4.0));
     let thumb = api
@@ -724,7 +724,7 @@ async fn media_processing_jobs_and_probe() {
 async fn account_and_reference_reads() {
     let api = Api::new(fast().balance_cents(4200)).await;
     let balance = api.json("/balance").await;
-    assert_eq!(balance["balance_cents"], 4200.0);
+    assert_eq!(balance["balance_cents"], 4200);
     assert_eq!(balance["currency"], "usd");
     let me = api.json("/me").await;
     assert!(me["userId"].as_str().unwrap().starts_with("user_"));
@@ -734,7 +734,7 @@ async fn account_and_reference_reads() {
     assert_eq!(voices.len(), 9);
     assert_eq!(voices[0]["voice_id"], "rachel");
     let usage = api.json("/usage?from=2020-01-01&to=2999-12-31").await;
-    assert_eq!(usage["total_cents"], 0.0);
+    assert_eq!(usage["total_cents"], 0);
 }
 
 #[tokio::test]
