@@ -478,6 +478,8 @@ fn emulator_options(value: &Value) -> Result<EmulatorOptions, Response> {
 
 /// What a create handler hands to [`create_job`].
 struct NewJob {
+    /// The id the job will have.
+    job_id: String,
     capability: Capability,
     /// Name used for pricing, e.g. `flux-pro` or `ffmpeg/trim`.
     price_name: String,
@@ -632,7 +634,6 @@ fn scaled_ms(ms: u64, state: &Shared) -> Duration {
     state.config.scaled(Duration::from_millis(ms))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn create_job(
     state: AppState,
     key: &str,
@@ -680,7 +681,7 @@ async fn create_job(
             .get(&cache_key)
             .and_then(|entry| (entry.stored.elapsed() < ttl).then(|| entry.job.clone()));
         if let Some(cached) = hit {
-            let id = inner.new_id("job");
+            let id = new.job_id.clone();
             let mut job = cached;
             job.job_id = JobId::new(id.clone());
             job.created_at = Some(now.clone());
@@ -761,7 +762,7 @@ async fn create_job(
     }
     inner.balance_cents -= price;
 
-    let id = inner.new_id("job");
+    let id = new.job_id.clone();
     let mut job = Job::new(id.clone(), JobStatus::Queued);
     job.model = new.model.clone();
     job.created_at = Some(now.clone());
@@ -921,10 +922,9 @@ fn job_response(status: StatusCode, job: &Job, cache: Option<(&str, &str, Durati
     response
 }
 
-fn output_name(state: &Shared, ext: &str) -> (String, String) {
-    // The job id is not known yet: outputs are named by a fresh output id.
-    let id = state.lock().new_id("out");
-    (format!("{id}.{ext}"), id)
+/// A fresh job id; outputs are named after it (`/o/<job_id>.png`).
+fn new_job_id(state: &Shared) -> String {
+    state.lock().new_id("job")
 }
 
 fn image_spec(state: &Shared, ratio: &str, prompt: &str) -> OutputSpec {
@@ -963,8 +963,10 @@ async fn create_image(
         .unwrap_or_else(|| "1:1".into());
     let mut parts = vec![req.prompt.clone(), format!("aspect={ratio}")];
     parts.extend(files_hashes(&state, req.files.as_ref()));
-    let (name, _) = output_name(&state, "png");
+    let job_id = new_job_id(&state);
+    let name = format!("{job_id}.{}", "png");
     let new = NewJob {
+        job_id,
         capability: Capability::Image,
         price_name: req.model.as_str().to_owned(),
         model: Some(resolve_model(&req.model, &Capability::Image)),
@@ -1000,8 +1002,10 @@ async fn create_video(
         format!("duration={duration}"),
     ];
     parts.extend(files_hashes(&state, req.files.as_ref()));
-    let (name, _) = output_name(&state, "mp4");
+    let job_id = new_job_id(&state);
+    let name = format!("{job_id}.{}", "mp4");
     let new = NewJob {
+        job_id,
         capability: Capability::Video,
         price_name: req.model.as_str().to_owned(),
         model: Some(resolve_model(&req.model, &Capability::Video)),
@@ -1038,8 +1042,10 @@ async fn create_speech(
         .unwrap_or_else(|| "rachel".into());
     // About 15 characters per second of speech, at least one second.
     let secs = ((req.text.chars().count() as f64) / 15.0).clamp(1.0, 120.0);
-    let (name, _) = output_name(&state, "wav");
+    let job_id = new_job_id(&state);
+    let name = format!("{job_id}.{}", "wav");
     let new = NewJob {
+        job_id,
         capability: Capability::Speech,
         price_name: req.model.as_str().to_owned(),
         model: Some(resolve_model(&req.model, &Capability::Speech)),
@@ -1071,8 +1077,10 @@ async fn create_music(
     if !(duration.is_finite() && duration > 0.0 && duration <= 600.0) {
         return validation("duration", "duration must be between 0 and 600 seconds");
     }
-    let (name, _) = output_name(&state, "wav");
+    let job_id = new_job_id(&state);
+    let name = format!("{job_id}.{}", "wav");
     let new = NewJob {
+        job_id,
         capability: Capability::Music,
         price_name: req.model.as_str().to_owned(),
         model: Some(resolve_model(&req.model, &Capability::Music)),
@@ -1096,8 +1104,10 @@ async fn create_transcription(
         Err(r) => return r,
     };
     let hash = input_hash(&state, &req.audio_url);
-    let (name, _) = output_name(&state, "json");
+    let job_id = new_job_id(&state);
+    let name = format!("{job_id}.{}", "json");
     let new = NewJob {
+        job_id,
         capability: Capability::Transcription,
         price_name: req.model.as_str().to_owned(),
         model: Some(resolve_model(&req.model, &Capability::Transcription)),
@@ -1124,12 +1134,14 @@ async fn create_transcription(
 
 fn media_job(
     state: &Shared,
+    job_id: String,
     route: &str,
     parts: Vec<String>,
     outputs: Vec<(String, OutputSpec)>,
     metadata: Option<JobMetadata>,
 ) -> NewJob {
     NewJob {
+        job_id,
         capability: Capability::Unknown("ffmpeg".into()),
         price_name: route.to_owned(),
         model: None,
@@ -1197,12 +1209,20 @@ async fn trim_video(
     }
     let secs = ((end - req.start) * 1000.0).round() / 1000.0;
     let spec = spec_like(&source, None, None, Some(secs));
-    let (name, _) = output_name(&state, spec.kind().extension());
+    let job_id = new_job_id(&state);
+    let name = format!("{job_id}.{}", spec.kind().extension());
     let parts = vec![
         input_hash(&state, &req.url),
         format!("trim={}-{end}", req.start),
     ];
-    let new = media_job(&state, "ffmpeg/trim", parts, vec![(name, spec)], None);
+    let new = media_job(
+        &state,
+        job_id,
+        "ffmpeg/trim",
+        parts,
+        vec![(name, spec)],
+        None,
+    );
     create_job(state, &key, &headers, &value, new).await
 }
 
@@ -1237,7 +1257,8 @@ async fn resize_video(
         );
     }
     let spec = spec_like(&source, Some(width), Some(height), None);
-    let (name, _) = output_name(&state, spec.kind().extension());
+    let job_id = new_job_id(&state);
+    let name = format!("{job_id}.{}", spec.kind().extension());
     let fit = req
         .fit
         .as_ref()
@@ -1247,7 +1268,14 @@ async fn resize_video(
         input_hash(&state, &req.url),
         format!("resize={width}x{height}:{fit}"),
     ];
-    let new = media_job(&state, "ffmpeg/resize", parts, vec![(name, spec)], None);
+    let new = media_job(
+        &state,
+        job_id,
+        "ffmpeg/resize",
+        parts,
+        vec![(name, spec)],
+        None,
+    );
     create_job(state, &key, &headers, &value, new).await
 }
 
@@ -1311,7 +1339,8 @@ async fn slice_video(
     }
     let (width, height) = (source.width.unwrap_or(1280), source.height.unwrap_or(720));
     let thumbnails = req.thumbnails.unwrap_or(true);
-    let base = state.lock().new_id("out");
+    let job_id = new_job_id(&state);
+    let base = job_id.clone();
     let mut outputs = Vec::new();
     let mut segments = Vec::new();
     for (i, (start, end)) in bounds.iter().enumerate() {
@@ -1377,7 +1406,14 @@ async fn slice_video(
         input_hash(&state, &req.video_url),
         format!("slice={bounds:?}:{codec}:{thumbnails}"),
     ];
-    let new = media_job(&state, "ffmpeg/slice", parts, outputs, Some(metadata));
+    let new = media_job(
+        &state,
+        job_id,
+        "ffmpeg/slice",
+        parts,
+        outputs,
+        Some(metadata),
+    );
     create_job(state, &key, &headers, &value, new).await
 }
 
@@ -1404,7 +1440,8 @@ async fn run_ffmpeg(
         Some(OutputFiles::Named(map)) if !map.is_empty() => map.values().cloned().collect(),
         _ => vec!["output.mp4".into()],
     };
-    let base = state.lock().new_id("out");
+    let job_id = new_job_id(&state);
+    let base = job_id.clone();
     let mut outputs = Vec::new();
     for file in &file_names {
         let ext = file.rsplit_once('.').map(|(_, e)| e).unwrap_or("mp4");
@@ -1460,7 +1497,7 @@ async fn run_ffmpeg(
         parts.push(input_hash(&state, url));
     }
     parts.push(format!("outputs={file_names:?}"));
-    let new = media_job(&state, "ffmpeg", parts, outputs, Some(metadata));
+    let new = media_job(&state, job_id, "ffmpeg", parts, outputs, Some(metadata));
     create_job(state, &key, &headers, &value, new).await
 }
 
