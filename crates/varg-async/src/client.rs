@@ -325,6 +325,9 @@ impl Client {
 
     /// A client sharing this one's connections, with per-request overrides (cache mode,
     /// timeouts, retry and wait policies, BYOK keys).
+    ///
+    /// Of the timeouts, the total and read timeouts apply per request; the connect timeout
+    /// belongs to the shared connection pool and stays the one the client was built with.
     pub fn with_options(&self, options: RequestOptions) -> Client {
         Client {
             inner: Arc::new(Inner {
