@@ -333,9 +333,19 @@ impl Client {
         self.send::<vops::RunFfmpeg>(request).map(|(job, _)| job)
     }
 
+    /// [`ffmpeg`](Self::ffmpeg) with the response metadata.
+    pub fn ffmpeg_with_meta(&self, request: &FfmpegRequest) -> Result<(Job, ResponseMeta), Error> {
+        self.send::<vops::RunFfmpeg>(request)
+    }
+
     /// `POST /ffmpeg/trim`: starts a trim job.
     pub fn trim(&self, request: &TrimRequest) -> Result<Job, Error> {
         self.send::<vops::TrimVideo>(request).map(|(job, _)| job)
+    }
+
+    /// [`trim`](Self::trim) with the response metadata.
+    pub fn trim_with_meta(&self, request: &TrimRequest) -> Result<(Job, ResponseMeta), Error> {
+        self.send::<vops::TrimVideo>(request)
     }
 
     /// `POST /ffmpeg/resize`: starts a resize job.
@@ -343,9 +353,19 @@ impl Client {
         self.send::<vops::ResizeVideo>(request).map(|(job, _)| job)
     }
 
+    /// [`resize`](Self::resize) with the response metadata.
+    pub fn resize_with_meta(&self, request: &ResizeRequest) -> Result<(Job, ResponseMeta), Error> {
+        self.send::<vops::ResizeVideo>(request)
+    }
+
     /// `POST /ffmpeg/slice`: starts a slice job.
     pub fn slice(&self, request: &SliceRequest) -> Result<Job, Error> {
         self.send::<vops::SliceVideo>(request).map(|(job, _)| job)
+    }
+
+    /// [`slice`](Self::slice) with the response metadata.
+    pub fn slice_with_meta(&self, request: &SliceRequest) -> Result<(Job, ResponseMeta), Error> {
+        self.send::<vops::SliceVideo>(request)
     }
 
     /// `POST /ffmpeg/probe`: reads a media file's properties (synchronous, no job).

@@ -12,7 +12,7 @@ use varg_core::hash::ContentHasher;
 use varg_core::ops::{self, UploadMeta};
 use varg_core::retry::Idempotency;
 use varg_core::transport::{Body, RequestTimeouts};
-use varg_types::{FileUploadResponse, Job, JobStatus, MAX_UPLOAD_BYTES};
+use varg_types::{FileUploadResponse, Job, MAX_UPLOAD_BYTES};
 
 use crate::client::{Client, Prepared, body_error, decode_response};
 
@@ -156,7 +156,7 @@ impl Client {
             .lock()
             .map(|h| h.clone().finish())
             .map_err(|_| Error::Io(io::Error::other("the hasher was poisoned")))?;
-        if !uploaded.deduplicated && strip_hash(&uploaded.hash) != strip_hash(&ours) {
+        if !uploaded.hash.is_empty() && strip_hash(&uploaded.hash) != strip_hash(&ours) {
             return Err(Error::Io(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -180,7 +180,7 @@ impl Client {
     /// Downloads a job's output to `writer`, streamed in constant memory; returns the
     /// number of bytes written. The request carries neither the API key nor provider keys
     /// (output URLs are on another host). A job without an output URL is an error that
-    /// carries its id ([`Error::JobFailed`] / [`Error::JobCancelled`] for such jobs).
+    /// carries its id ([`Error::Decode`] with [`Error::job_id`] set).
     pub fn download<W: Write + ?Sized>(
         &self,
         job: &Job,
@@ -262,26 +262,15 @@ impl Client {
     }
 }
 
-/// The output URL of a finished job, or the error explaining why there is none.
+/// The output URL of a job, or an error carrying the job's id.
 fn output_url(job: &Job) -> Result<&str, Error> {
-    if let Some(url) = job.output_url() {
-        return Ok(url);
-    }
-    Err(match job.status {
-        JobStatus::Failed => Error::JobFailed {
-            job: Box::new(job.clone()),
-        },
-        JobStatus::Cancelled => Error::JobCancelled {
-            job: Box::new(job.clone()),
-        },
-        _ => Error::Decode {
-            status: http::StatusCode::OK,
-            message: format!(
-                "job {} (status {}) has no output URL",
-                job.job_id, job.status
-            ),
-            raw: String::new(),
-            job_id: Some(job.job_id.clone()),
-        },
+    job.output_url().ok_or_else(|| Error::Decode {
+        status: http::StatusCode::OK,
+        message: format!(
+            "job {} has no output URL (status {})",
+            job.job_id, job.status
+        ),
+        raw: String::new(),
+        job_id: Some(job.job_id.clone()),
     })
 }

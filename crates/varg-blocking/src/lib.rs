@@ -53,18 +53,20 @@ pub use client::{Client, ClientBuilder};
 pub use files::DownloadProgress;
 pub use wait::{JobEvents, StatusCallback, WaitOptions};
 
+/// The sans-IO protocol engine this client drives, re-exported.
+pub use varg_core;
 /// The data types of the API (requests, jobs, models, ...), re-exported from `varg-types`.
 pub use varg_types as types;
 
 pub use varg_core::config::{ProviderKeys, RequestOptions};
 pub use varg_core::error::ApiError;
-pub use varg_core::ops::ResponseMeta;
+pub use varg_core::ops::{JsonOperation, ResponseMeta};
 pub use varg_core::transport::{RequestTimeouts, Transport, TransportError, TransportErrorKind};
 pub use varg_core::{ApiKey, CacheMode, Config, Error, Provider, RetryPolicy, WaitPolicy};
 
 pub use varg_types::{
-    Balance, FfmpegRequest, FileRef, FileUploadResponse, ImageRequest, Job, JobId, JobStatus, Me,
-    MusicRequest, ProbeRequest, ProbeResponse, ResizeRequest, SliceRequest, SpeechRequest,
-    TranscriptionRequest, TrimRequest, UsageQuery, UsageResponse, VideoRequest, VoicesResponse,
-    models,
+    AspectRatio, Balance, FfmpegRequest, FileRef, FileUploadResponse, ImageRequest, Job, JobId,
+    JobStatus, Me, MusicRequest, ProbeRequest, ProbeResponse, ResizeRequest, SliceRequest,
+    SpeechRequest, TranscriptionRequest, TrimRequest, UsageQuery, UsageResponse, VideoRequest,
+    VoicesResponse, models,
 };
