@@ -1,0 +1,371 @@
+//! `varg batch`: one request per JSONL line, bounded concurrency, resumable through the
+//! manifest journal (see [`crate::manifest`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use varg_async::WaitOptions;
+use varg_types::*;
+
+use crate::CliError;
+use crate::args::BatchArgs;
+use crate::commands::{Ctx, save};
+use crate::manifest::{LineState, Manifest, Record};
+
+/// One input line: a request body plus `"type"` naming the endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BatchRequest {
+    /// `POST /image`.
+    Image(ImageRequest),
+    /// `POST /video`.
+    Video(VideoRequest),
+    /// `POST /speech`.
+    Speech(SpeechRequest),
+    /// `POST /music`.
+    Music(MusicRequest),
+    /// `POST /transcription`.
+    Transcription(TranscriptionRequest),
+    /// `POST /ffmpeg`.
+    Ffmpeg(FfmpegRequest),
+    /// `POST /ffmpeg/trim`.
+    Trim(TrimRequest),
+    /// `POST /ffmpeg/resize`.
+    Resize(ResizeRequest),
+    /// `POST /ffmpeg/slice`.
+    Slice(SliceRequest),
+}
+
+impl BatchRequest {
+    fn validate(&self) -> Result<(), ValidationError> {
+        match self {
+            BatchRequest::Image(r) => r.validate(),
+            BatchRequest::Video(r) => r.validate(),
+            BatchRequest::Speech(r) => r.validate(),
+            BatchRequest::Music(r) => r.validate(),
+            BatchRequest::Transcription(r) => r.validate(),
+            BatchRequest::Ffmpeg(r) => r.validate(),
+            BatchRequest::Trim(r) => r.validate(),
+            BatchRequest::Resize(r) => r.validate(),
+            BatchRequest::Slice(r) => r.validate(),
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Job, varg_core::Error> {
+        let client = &ctx.client;
+        match self {
+            BatchRequest::Image(r) => client.create_image(r).await,
+            BatchRequest::Video(r) => client.create_video(r).await,
+            BatchRequest::Speech(r) => client.create_speech(r).await,
+            BatchRequest::Music(r) => client.create_music(r).await,
+            BatchRequest::Transcription(r) => client.create_transcription(r).await,
+            BatchRequest::Ffmpeg(r) => client.ffmpeg(r).await,
+            BatchRequest::Trim(r) => client.trim(r).await,
+            BatchRequest::Resize(r) => client.resize(r).await,
+            BatchRequest::Slice(r) => client.slice(r).await,
+        }
+    }
+}
+
+/// Reads and validates every line before anything is sent.
+pub fn parse(text: &str) -> Result<Vec<(usize, BatchRequest)>, CliError> {
+    let mut items = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let number = i + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let request: BatchRequest = serde_json::from_str(line)
+            .map_err(|e| CliError::usage(format!("line {number}: {e}")))?;
+        request
+            .validate()
+            .map_err(|e| CliError::usage(format!("line {number}: {e}")))?;
+        items.push((number, request));
+    }
+    Ok(items)
+}
+
+/// The file name for a line's output: `0007-job_x.png`.
+fn output_path(dir: &Path, line: usize, job: &Job) -> PathBuf {
+    dir.join(format!(
+        "{line:04}-{}.{}",
+        sanitize(job.job_id.as_str()),
+        extension(job)
+    ))
+}
+
+fn sanitize(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A file extension for a job's output, from its media type or its URL.
+pub fn extension(job: &Job) -> String {
+    let from_type = job
+        .output
+        .as_ref()
+        .and_then(|o| o.media_type.as_deref())
+        .and_then(|t| {
+            Some(match t.split(';').next()?.trim() {
+                "image/png" => "png",
+                "image/jpeg" => "jpg",
+                "image/webp" => "webp",
+                "image/gif" => "gif",
+                "video/mp4" => "mp4",
+                "video/webm" => "webm",
+                "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
+                "audio/mpeg" => "mp3",
+                "application/json" => "json",
+                "text/plain" => "txt",
+                _ => return None,
+            })
+        });
+    if let Some(ext) = from_type {
+        return ext.to_owned();
+    }
+    job.output_url()
+        .and_then(|u| u.split(['?', '#']).next())
+        .and_then(|p| p.rsplit('/').next())
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .filter(|ext| {
+            !ext.is_empty() && ext.len() <= 5 && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+        .unwrap_or_else(|| "bin".to_owned())
+}
+
+/// How one line ended.
+enum Outcome {
+    Completed,
+    JobFailed,
+    Error(CliError),
+}
+
+/// Runs the batch.
+pub async fn run(ctx: &Ctx, args: BatchArgs) -> Result<(), CliError> {
+    if args.concurrency == 0 {
+        return Err(CliError::usage("--concurrency must be at least 1"));
+    }
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let items = parse(&text)?;
+    let manifest = Manifest::open(&args.out_dir)?;
+    let total = items.len();
+    ctx.printer.note(&format!(
+        "batch: {total} request(s), {} at a time, journal {}",
+        args.concurrency,
+        manifest.path().display()
+    ));
+    let manifest = Arc::new(Mutex::new(manifest));
+
+    let outcomes: Vec<Outcome> = futures::stream::iter(items)
+        .map(|(line, request)| {
+            let manifest = Arc::clone(&manifest);
+            let out_dir = args.out_dir.clone();
+            async move { run_line(ctx, &manifest, &out_dir, line, request).await }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect()
+        .await;
+
+    let completed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Completed))
+        .count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::JobFailed))
+        .count();
+    let mut first_error = None;
+    for outcome in outcomes {
+        if let Outcome::Error(err) = outcome {
+            first_error.get_or_insert(err);
+        }
+    }
+    let errors = total - completed - failed;
+    ctx.printer.result(
+        &format!("batch done: {completed} completed, {failed} failed, {errors} errors"),
+        json!({"event": "batch_done", "completed": completed, "failed": failed, "errors": errors}),
+    );
+    match first_error {
+        Some(err) => Err(err),
+        None if failed > 0 => Err(CliError {
+            code: 1,
+            message: format!("{failed} job(s) failed"),
+            job_id: None,
+        }),
+        None => Ok(()),
+    }
+}
+
+async fn run_line(
+    ctx: &Ctx,
+    manifest: &Mutex<Manifest>,
+    out_dir: &Path,
+    line: usize,
+    request: BatchRequest,
+) -> Outcome {
+    let state = manifest
+        .lock()
+        .map(|m| m.state(line))
+        .unwrap_or(LineState::New);
+    let job_id = match state {
+        LineState::Completed(job_id) => {
+            ctx.printer.result(
+                &format!("line {line}: already completed ({job_id})"),
+                json!({"event": "batch_item", "line": line, "job_id": job_id, "status": "completed", "resumed": true}),
+            );
+            return Outcome::Completed;
+        }
+        LineState::Failed(job_id) => {
+            ctx.printer.result(
+                &format!("line {line}: failed in an earlier run ({job_id})"),
+                json!({"event": "batch_item", "line": line, "job_id": job_id, "status": "failed", "resumed": true}),
+            );
+            return Outcome::JobFailed;
+        }
+        LineState::Created(job_id) => {
+            ctx.printer
+                .note(&format!("line {line}: resuming the wait on {job_id}"));
+            JobId::new(job_id)
+        }
+        LineState::New => {
+            let job = match request.create(ctx).await {
+                Ok(job) => job,
+                Err(err) => return line_error(ctx, line, err.into()),
+            };
+            let recorded = manifest
+                .lock()
+                .map_err(|_| std::io::Error::other("manifest lock poisoned"))
+                .and_then(|mut m| {
+                    m.record(Record::Created {
+                        line,
+                        job_id: job.job_id.to_string(),
+                    })
+                });
+            if let Err(err) = recorded {
+                let mut err = CliError::from(err);
+                err.job_id = Some(job.job_id.to_string());
+                return line_error(ctx, line, err);
+            }
+            ctx.printer
+                .event(json!({"event": "created", "line": line, "job_id": job.job_id}));
+            job.job_id
+        }
+    };
+
+    let printer = ctx.printer;
+    let mut options = WaitOptions::new().on_status(move |job: &Job| {
+        printer.event(
+            json!({"event": "status", "line": line, "job_id": job.job_id, "status": job.status}),
+        );
+    });
+    if let Some(timeout) = ctx.timeout {
+        options = options
+            .deadline(timeout)
+            .cancel_on_deadline(ctx.cancel_on_timeout);
+    }
+    let finished = ctx.client.wait(job_id.as_str(), options).await;
+    let (record, outcome) = match finished {
+        Ok(job) => {
+            let path = output_path(out_dir, line, &job);
+            match save(ctx, &job, &path).await {
+                Ok(bytes) => {
+                    ctx.printer.result(
+                        &format!("line {line}: {} -> {} ({bytes} bytes)", job.job_id, path.display()),
+                        json!({"event": "batch_item", "line": line, "job_id": job.job_id, "status": "completed", "file": path, "bytes": bytes}),
+                    );
+                    (
+                        Record::Finished {
+                            line,
+                            job_id: job.job_id.to_string(),
+                            status: "completed".into(),
+                            file: Some(path.display().to_string()),
+                            error: None,
+                        },
+                        Outcome::Completed,
+                    )
+                }
+                Err(err) => return line_error(ctx, line, err),
+            }
+        }
+        Err(varg_core::Error::JobFailed { job }) | Err(varg_core::Error::JobCancelled { job }) => {
+            ctx.printer.result(
+                &format!("line {line}: {} {}: {}", job.job_id, job.status, job.error.as_deref().unwrap_or("-")),
+                json!({"event": "batch_item", "line": line, "job_id": job.job_id, "status": job.status, "error": job.error}),
+            );
+            (
+                Record::Finished {
+                    line,
+                    job_id: job.job_id.to_string(),
+                    status: job.status.to_string(),
+                    file: None,
+                    error: job.error.clone(),
+                },
+                Outcome::JobFailed,
+            )
+        }
+        Err(err) => return line_error(ctx, line, CliError::from(err.with_job_id(&job_id))),
+    };
+    if let Err(err) = manifest
+        .lock()
+        .map_err(|_| std::io::Error::other("manifest lock poisoned"))
+        .and_then(|mut m| m.record(record))
+    {
+        return line_error(ctx, line, err.into());
+    }
+    outcome
+}
+
+fn line_error(ctx: &Ctx, line: usize, err: CliError) -> Outcome {
+    if !ctx.printer.json {
+        eprintln!("line {line}: error: {}", err.message);
+    }
+    ctx.printer.event(json!({"event": "batch_item", "line": line, "error": err.message, "exit_code": err.code, "job_id": err.job_id}));
+    Outcome::Error(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_validates_every_line_first() {
+        let ok = parse(
+            "{\"type\":\"image\",\"model\":\"flux-schnell\",\"prompt\":\"a cat\"}\n\n# comment\n{\"type\":\"speech\",\"model\":\"eleven_v3\",\"text\":\"hi\"}\n",
+        )
+        .unwrap();
+        assert_eq!(ok.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 4]);
+        let err =
+            parse("{\"type\":\"image\",\"model\":\"flux-schnell\",\"prompt\":\"\"}").unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(err.message.starts_with("line 1: prompt"), "{}", err.message);
+        let err = parse("{\"type\":\"hologram\"}").unwrap_err();
+        assert!(err.message.contains("line 1"), "{}", err.message);
+    }
+
+    #[test]
+    fn extensions_follow_media_type_then_url() {
+        let mut job = Job::new("job_1", JobStatus::Completed);
+        job.output = Some(JobOutput::new(
+            "https://s3.varg.ai/o/job_1.mp4",
+            Some("image/png".into()),
+        ));
+        assert_eq!(extension(&job), "png");
+        job.output = Some(JobOutput::new("https://s3.varg.ai/o/job_1.MP4?sig=1", None));
+        assert_eq!(extension(&job), "mp4");
+        job.output = Some(JobOutput::new("https://s3.varg.ai/o/job_1", None));
+        assert_eq!(extension(&job), "bin");
+    }
+}
