@@ -416,3 +416,27 @@ fn run(mut driver: Driver, options: &WaitOptions) -> Result<Job, Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_override_only_what_they_set() {
+        let base = WaitPolicy {
+            cancel_on_deadline: true,
+            ..WaitPolicy::default()
+        };
+        let same = WaitOptions::new().policy(&base);
+        assert_eq!(same, base);
+        let changed = WaitOptions::new()
+            .deadline(Duration::from_secs(5))
+            .cancel_on_deadline(false)
+            .policy(&base);
+        assert_eq!(changed.deadline, Some(Duration::from_secs(5)));
+        assert!(!changed.cancel_on_deadline);
+        assert_eq!(changed.poll_initial, base.poll_initial);
+        let shown = format!("{:?}", WaitOptions::new().on_status(|_| {}));
+        assert!(shown.contains("on_status: true"), "{shown}");
+    }
+}

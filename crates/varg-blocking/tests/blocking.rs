@@ -244,3 +244,42 @@ fn a_server_that_is_down_is_a_connect_error_after_retries() {
         other => panic!("{other:?}"),
     }
 }
+
+/// BYOK keys and the cache mode go with job creation only; never to other routes or to
+/// the output host.
+#[test]
+fn byok_and_cache_headers_only_where_they_belong() {
+    use varg_blocking::{CacheMode, Provider, RequestOptions};
+    let emulator = varg_emulator::Emulator::builder()
+        .time_scale(0.05)
+        .start_blocking()
+        .unwrap();
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(emulator.base_url())
+        .provider_key(Provider::Fal, "fal_secret")
+        .build()
+        .unwrap();
+    let client = client.with_options(RequestOptions::new().cache(CacheMode::NoStore));
+    let job = client
+        .generate_image(
+            &ImageRequest::new(models::image::FLUX_PRO, "byok"),
+            WaitOptions::new(),
+        )
+        .unwrap();
+    let mut sink = Vec::new();
+    client.download(&job, &mut sink, None).unwrap();
+    let log = emulator.request_log();
+    let create = log.iter().find(|r| r.route == "createImage").unwrap();
+    assert_eq!(create.header("x-provider-key-fal"), Some("fal_secret"));
+    assert_eq!(create.header("cache-control"), Some("no-store"));
+    for r in log.iter().filter(|r| r.route != "createImage") {
+        assert_eq!(r.header("x-provider-key-fal"), None, "{}", r.route);
+    }
+    let download = log
+        .iter()
+        .find(|r| r.route == varg_emulator::routes::DOWNLOAD_OUTPUT)
+        .unwrap();
+    assert_eq!(download.header("authorization"), None);
+    assert_eq!(download.header("cache-control"), None);
+}
