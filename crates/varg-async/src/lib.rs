@@ -65,3 +65,8 @@ pub use varg_types::{
     SpeechRequest, TranscriptionRequest, TrimRequest, UsageQuery, UsageResponse, VideoRequest,
     VoicesResponse, models,
 };
+
+/// The repository README's code blocks, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
