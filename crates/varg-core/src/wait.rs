@@ -599,7 +599,11 @@ impl Waiter {
     fn poll_failed(&mut self, error: Error, now: Duration) -> Action {
         let error = error.with_job_id(&self.job_id);
         self.poll_errors += 1;
-        if !error.is_retryable() || self.poll_errors > self.policy.max_poll_errors {
+        // A 2xx whose body is not a job (cut or garbled on the way) says nothing about the
+        // job; polling is a GET, so it is repeated like any transient failure, within
+        // `max_poll_errors`.
+        let transient = error.is_retryable() || matches!(error, Error::Decode { .. });
+        if !transient || self.poll_errors > self.policy.max_poll_errors {
             return self.finish_error(error);
         }
         if let Some(a) = self.check_deadline(now) {
@@ -949,6 +953,39 @@ mod tests {
         assert!(matches!(r.step(1.0, err()), Action::PollAfter(_)));
         assert!(matches!(r.step(2.0, err()), Action::PollAfter(_)));
         assert!(matches!(r.step(3.0, err()), Action::Error(_)));
+    }
+
+    #[test]
+    fn garbled_poll_answer_is_polled_again() {
+        // Found by the fault matrix: a 200 whose body is not JSON ended the wait although
+        // the job was fine.
+        let policy = WaitPolicy {
+            prefer_stream: false,
+            max_poll_errors: 2,
+            ..WaitPolicy::default()
+        };
+        let mut r = Run::new(waiter(JobStatus::Queued, policy));
+        r.step(0.0, Input::Start);
+        let garbled = || {
+            Input::PollFailed(Error::Decode {
+                status: StatusCode::OK,
+                message: "EOF while parsing".into(),
+                raw: r#"{"job_id":"job_1","status":"proc"#.into(),
+                job_id: None,
+            })
+        };
+        assert!(matches!(r.step(1.0, garbled()), Action::PollAfter(_)));
+        let a = r.step(2.0, Input::Snapshot(job(JobStatus::Completed)));
+        assert!(matches!(a, Action::Done(_)), "{a:?}");
+        // Still bounded: a body that never decodes ends the wait with the decode error.
+        let mut r = Run::new(waiter(JobStatus::Queued, r.waiter.policy.clone()));
+        r.step(0.0, Input::Start);
+        assert!(matches!(r.step(1.0, garbled()), Action::PollAfter(_)));
+        assert!(matches!(r.step(2.0, garbled()), Action::PollAfter(_)));
+        match r.step(3.0, garbled()) {
+            Action::Error(e) => assert!(matches!(e, Error::Decode { .. }), "{e:?}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     fn deadline_policy(cancel: bool) -> WaitPolicy {
