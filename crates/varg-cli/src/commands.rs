@@ -124,7 +124,14 @@ async fn connect(global: &Global, printer: Printer) -> Result<Ctx, CliError> {
     let credentials = home_dir()
         .map(|home| varg_core::config::credentials_path(&home))
         .and_then(|path| std::fs::read_to_string(path).ok());
+    // An empty VARG_API_KEY / VARG_BASE_URL counts as unset.
     let explicit = global.api_key.as_deref().filter(|k| !k.trim().is_empty());
+    let base_url = global
+        .base_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
     let key = varg_core::config::resolve_api_key(&varg_core::config::KeySources {
         explicit,
         env: None,
@@ -135,13 +142,10 @@ async fn connect(global: &Global, printer: Printer) -> Result<Ctx, CliError> {
 
     let mut emulator = None;
     let (key, base_url) = match (key, global.emulator) {
-        (Some(key), false) => (key, global.base_url.clone()),
-        (None, false) if global.base_url.as_deref().is_some_and(is_loopback_url) => {
+        (Some(key), false) => (key, base_url),
+        (None, false) if base_url.as_deref().is_some_and(is_loopback_url) => {
             // A local gateway (such as `varg emulator`) accepts any varg_ key.
-            (
-                varg_core::ApiKey::from("varg_local"),
-                global.base_url.clone(),
-            )
+            (varg_core::ApiKey::from("varg_local"), base_url)
         }
         _ => {
             let handle = Emulator::builder()
@@ -171,8 +175,6 @@ async fn connect(global: &Global, printer: Printer) -> Result<Ctx, CliError> {
     let mut builder = Client::builder().api_key(key).cache(cache);
     if let Some(base) = base_url {
         builder = builder.base_url(base);
-    } else if let Ok(env_base) = std::env::var(varg_core::config::ENV_BASE_URL) {
-        builder = builder.base_url(env_base);
     }
     let client = builder.build()?;
     let timeout = match global.timeout {
@@ -324,7 +326,7 @@ where
 /// Waits for `job`, then saves its output to `output` or prints its URL.
 async fn finish(ctx: &Ctx, label: &str, job: Job, output: Option<&Path>) -> Result<Job, CliError> {
     let bar = ctx.printer.spinner(label);
-    ctx.printer.status(&bar, &job);
+    bar.set_message(job.status.to_string());
     let waited = ctx.client.wait_for(job, ctx.wait_options(&bar)).await;
     bar.finish_and_clear();
     let job = waited?;
