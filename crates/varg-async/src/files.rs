@@ -230,7 +230,7 @@ impl Client {
     /// Streams the output of a finished job to `writer`, in constant memory, calling
     /// `progress` after every chunk. Returns the number of bytes written. The request goes
     /// to the output URL (another host than the gateway) without the API key or BYOK keys.
-    /// A job without an output URL is an error carrying the job id.
+    /// A job without an output URL is [`Error::NoOutput`] (which carries the job).
     pub async fn download<W>(
         &self,
         job: &Job,
@@ -240,7 +240,7 @@ impl Client {
     where
         W: AsyncWrite + Unpin + Send + ?Sized,
     {
-        let url = output_url(job)?;
+        let url = ops::output_url(job)?;
         self.download_url(url, writer, progress)
             .await
             .map_err(|e| e.with_job_id(&job.job_id))
@@ -249,7 +249,7 @@ impl Client {
     /// Downloads a job's output to a file: written to `<path>.part` and renamed when
     /// complete, so a failed download never leaves a truncated file at `path`.
     pub async fn download_to_path(&self, job: &Job, path: impl AsRef<Path>) -> Result<u64, Error> {
-        let url = output_url(job)?;
+        let url = ops::output_url(job)?;
         let path = path.as_ref();
         let mut part = path.as_os_str().to_owned();
         part.push(".part");
@@ -344,18 +344,6 @@ impl Client {
 /// The route name used in tracing spans for downloads.
 const DOWNLOAD_ROUTE: &str = "download";
 
-fn output_url(job: &Job) -> Result<&str, Error> {
-    job.output_url().ok_or_else(|| Error::Decode {
-        status: http::StatusCode::OK,
-        message: format!(
-            "job {} has no output URL (status {})",
-            job.job_id, job.status
-        ),
-        raw: String::new(),
-        job_id: Some(job.job_id.clone()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,12 +353,5 @@ mod tests {
         assert_eq!(media_type_for(Path::new("a/b.PNG")), Some("image/png"));
         assert_eq!(media_type_for(Path::new("clip.mp4")), Some("video/mp4"));
         assert_eq!(media_type_for(Path::new("noext")), None);
-    }
-
-    #[test]
-    fn missing_output_keeps_the_job_id() {
-        let job = Job::new("job_7", varg_types::JobStatus::Processing);
-        let err = output_url(&job).unwrap_err();
-        assert_eq!(err.job_id().map(|j| j.as_str()), Some("job_7"));
     }
 }

@@ -525,6 +525,7 @@ async fn download_never_sends_the_key() {
         .await
         .unwrap_err();
     assert_eq!(err.job_id(), Some(&pending.job_id));
+    assert!(matches!(err, Error::NoOutput { .. }), "{err:?}");
     println!(
         "download: {n} bytes, {} progress reports",
         reports.lock().unwrap().len()

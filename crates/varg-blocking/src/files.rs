@@ -179,15 +179,15 @@ impl Client {
 
     /// Downloads a job's output to `writer`, streamed in constant memory; returns the
     /// number of bytes written. The request carries neither the API key nor provider keys
-    /// (output URLs are on another host). A job without an output URL is an error that
-    /// carries its id ([`Error::Decode`] with [`Error::job_id`] set).
+    /// (output URLs are on another host). A job without an output URL is
+    /// [`Error::NoOutput`] (which carries the job).
     pub fn download<W: Write + ?Sized>(
         &self,
         job: &Job,
         writer: &mut W,
         progress: Option<&dyn Fn(DownloadProgress)>,
     ) -> Result<u64, Error> {
-        let url = output_url(job)?;
+        let url = ops::output_url(job)?;
         self.download_url(url, writer, progress)
             .map_err(|e| e.with_job_id(&job.job_id))
     }
@@ -195,7 +195,7 @@ impl Client {
     /// Downloads a job's output to a file (created or truncated); a failed download
     /// removes the partial file.
     pub fn download_to_path(&self, job: &Job, path: impl AsRef<Path>) -> Result<u64, Error> {
-        let url = output_url(job)?;
+        let url = ops::output_url(job)?;
         let path = path.as_ref();
         let mut file = BufWriter::new(File::create(path)?);
         let result = self
@@ -260,17 +260,4 @@ impl Client {
         writer.flush()?;
         Ok(downloaded)
     }
-}
-
-/// The output URL of a job, or an error carrying the job's id.
-fn output_url(job: &Job) -> Result<&str, Error> {
-    job.output_url().ok_or_else(|| Error::Decode {
-        status: http::StatusCode::OK,
-        message: format!(
-            "job {} has no output URL (status {})",
-            job.job_id, job.status
-        ),
-        raw: String::new(),
-        job_id: Some(job.job_id.clone()),
-    })
 }

@@ -138,6 +138,14 @@ pub enum Error {
         /// The cancelled job.
         job: Box<Job>,
     },
+    /// The job has no output to download: its output URL is missing or empty (it has not
+    /// completed yet, or the gateway sent no URL). The job is kept, so it can be waited for
+    /// or fetched again.
+    #[error("job {} has no output URL (status {})", .job.job_id, .job.status)]
+    NoOutput {
+        /// The job without an output.
+        job: Box<Job>,
+    },
     /// The wait deadline passed before the job finished. The job may still be running (unless
     /// `cancel_requested`): its id lets you poll or cancel it later.
     #[error("job {job_id} did not finish before the deadline (last status {}){}", .last_status.as_ref().map_or("unknown", |s| s.as_str()), if *.cancel_requested { "; cancellation requested" } else { "" })]
@@ -246,6 +254,13 @@ impl Error {
         }
     }
 
+    /// An [`Error::NoOutput`] for `job` (a clone of it is kept).
+    pub fn no_output(job: &Job) -> Self {
+        Error::NoOutput {
+            job: Box::new(job.clone()),
+        }
+    }
+
     /// The id of the job this error concerns, if a job exists.
     pub fn job_id(&self) -> Option<&JobId> {
         match self {
@@ -254,7 +269,9 @@ impl Error {
             | Error::Transport { job_id, .. }
             | Error::Timeout { job_id }
             | Error::Decode { job_id, .. } => job_id.as_ref(),
-            Error::JobFailed { job } | Error::JobCancelled { job } => Some(&job.job_id),
+            Error::JobFailed { job } | Error::JobCancelled { job } | Error::NoOutput { job } => {
+                Some(&job.job_id)
+            }
             Error::WaitDeadline { job_id, .. } | Error::JobIo { job_id, .. } => Some(job_id),
             Error::InvalidInput(_) | Error::InvalidConfig { .. } | Error::Io(_) => None,
         }
@@ -370,6 +387,22 @@ mod tests {
             e.to_string(),
             "job job_3 did not finish before the deadline (last status processing); cancellation requested"
         );
+    }
+
+    #[test]
+    fn no_output_names_the_job() {
+        let job = Job::new("job_9", JobStatus::Processing);
+        let e = Error::no_output(&job);
+        assert_eq!(e.job_id().map(JobId::as_str), Some("job_9"));
+        assert_eq!(
+            e.to_string(),
+            "job job_9 has no output URL (status processing)"
+        );
+        assert!(!e.is_retryable());
+        assert_eq!(e.status(), None);
+        // Another id does not replace the job's own.
+        let e = e.with_job_id(&JobId::new("other"));
+        assert!(matches!(&e, Error::NoOutput { job } if job.job_id.as_str() == "job_9"));
     }
 
     #[test]

@@ -407,6 +407,12 @@ pub fn upload_file(config: &Config, meta: &UploadMeta) -> Result<http::Request<(
     Ok(req.map(|_| ()))
 }
 
+/// The output URL of a job to download, or [`Error::NoOutput`] (carrying the job) when the
+/// URL is missing or empty.
+pub fn output_url(job: &Job) -> Result<&str, Error> {
+    job.output_url().ok_or_else(|| Error::no_output(job))
+}
+
 /// Turns an error response (any non-2xx status) into [`Error::Api`]: the documented flat or
 /// nested JSON error body is read field by field; any other body (an HTML page from a
 /// proxy, an empty body) gives an API error whose message is the status reason and whose
@@ -538,6 +544,18 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(Bytes::from_static(body.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn output_url_or_no_output() {
+        let mut job = Job::new("job_7", JobStatus::Processing);
+        let err = output_url(&job).unwrap_err();
+        assert!(matches!(&err, Error::NoOutput { job } if job.status == JobStatus::Processing));
+        assert_eq!(err.job_id().map(JobId::as_str), Some("job_7"));
+        job.output = Some(JobOutput::new("", None));
+        assert!(matches!(output_url(&job), Err(Error::NoOutput { .. })));
+        job.output = Some(JobOutput::new("https://cdn.example/o.png", None));
+        assert_eq!(output_url(&job).unwrap(), "https://cdn.example/o.png");
     }
 
     #[test]

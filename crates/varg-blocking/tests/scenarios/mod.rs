@@ -510,6 +510,10 @@ pub fn download_to_path_writes_the_file<A: ClientAdapter>() {
         .download_to_path(&queued, &dir.path().join("x"))
         .unwrap_err();
     assert_eq!(err.job_id().map(|j| j.as_str()), Some("job_without_output"));
+    assert!(
+        matches!(&err, Error::NoOutput { job } if job.status == JobStatus::Queued),
+        "{err:?}"
+    );
 }
 
 pub fn second_upload_is_deduplicated<A: ClientAdapter>() {
