@@ -44,7 +44,6 @@ mod wait;
 
 pub use client::{Client, ClientBuilder};
 pub use files::DownloadProgress;
-pub use wait::WaitOptions;
 
 pub use varg_core;
 pub use varg_types as types;
@@ -58,6 +57,7 @@ pub use varg_core::transport::{
     AsyncTransport, RequestTimeouts, TransportError, TransportErrorKind,
 };
 pub use varg_core::wait::WaitPolicy;
+pub use varg_core::wait_options::{StatusCallback, WaitOptions};
 
 pub use varg_types::{
     AspectRatio, Balance, FfmpegRequest, FileRef, FileUploadResponse, ImageRequest, Job, JobId,

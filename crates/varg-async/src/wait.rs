@@ -1,7 +1,5 @@
 //! Waiting for jobs: the async driving loop of varg-core's [`Waiter`].
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_core::Stream;
@@ -10,83 +8,14 @@ use varg_core::ops;
 use varg_core::retry::Idempotency;
 use varg_core::sse::SseDecoder;
 use varg_core::transport::AsyncResponseBody;
-use varg_core::wait::{Action, Input, WaitPolicy, Waiter};
+use varg_core::wait::{Action, Input, Waiter};
+use varg_core::wait_options::WaitOptions;
 use varg_types::endpoint::ops as vops;
 use varg_types::{
     ImageRequest, Job, JobId, MusicRequest, SpeechRequest, TranscriptionRequest, VideoRequest,
 };
 
 use crate::client::{Client, body_error, decode, jitter, replay, status_error};
-
-/// A status callback shared between clones of [`WaitOptions`].
-type StatusCallback = Arc<dyn Fn(&Job) + Send + Sync>;
-
-/// Options of one wait: a deadline, whether to cancel the job at the deadline, and a
-/// callback for every status change. Unset values come from the client's [`WaitPolicy`].
-///
-/// ```
-/// use std::time::Duration;
-/// use varg_async::WaitOptions;
-///
-/// let options = WaitOptions::new()
-///     .deadline(Duration::from_secs(300))
-///     .cancel_on_deadline(true)
-///     .on_status(|job| println!("{} is {}", job.job_id, job.status));
-/// # let _ = options;
-/// ```
-#[derive(Clone, Default)]
-pub struct WaitOptions {
-    deadline: Option<Duration>,
-    cancel_on_deadline: Option<bool>,
-    on_status: Option<StatusCallback>,
-}
-
-impl fmt::Debug for WaitOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitOptions")
-            .field("deadline", &self.deadline)
-            .field("cancel_on_deadline", &self.cancel_on_deadline)
-            .field("on_status", &self.on_status.is_some())
-            .finish()
-    }
-}
-
-impl WaitOptions {
-    /// No overrides: the client's wait policy applies.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Gives up after `d` with [`Error::WaitDeadline`] (which carries the job id).
-    pub fn deadline(mut self, d: Duration) -> Self {
-        self.deadline = Some(d);
-        self
-    }
-
-    /// At the deadline, asks the gateway to cancel the job before giving up.
-    pub fn cancel_on_deadline(mut self, yes: bool) -> Self {
-        self.cancel_on_deadline = Some(yes);
-        self
-    }
-
-    /// Calls `f` with a snapshot each time the job's status changes (including the first
-    /// known status and the final one).
-    pub fn on_status(mut self, f: impl Fn(&Job) + Send + Sync + 'static) -> Self {
-        self.on_status = Some(Arc::new(f));
-        self
-    }
-
-    fn policy(&self, base: &WaitPolicy) -> WaitPolicy {
-        let mut policy = base.clone();
-        if let Some(d) = self.deadline {
-            policy.deadline = Some(d);
-        }
-        if let Some(c) = self.cancel_on_deadline {
-            policy.cancel_on_deadline = c;
-        }
-        policy
-    }
-}
 
 /// What one step of a wait produced.
 enum Step {
@@ -308,9 +237,7 @@ impl Client {
         loop {
             match run.advance().await {
                 Step::Update(job) => {
-                    if let Some(f) = &options.on_status {
-                        f(&job);
-                    }
+                    options.notify(&job);
                 }
                 Step::Finished(result) => {
                     tracing::debug!(
@@ -349,7 +276,8 @@ impl Client {
 
     /// The job's snapshots, one each time its status changes, ending after the terminal
     /// one (`completed`, `failed` or `cancelled`, yielded as `Ok`). A wait error (deadline of
-    /// the client's [`WaitPolicy`], a permanent API error) is yielded as the last item.
+    /// the client's [`WaitPolicy`](crate::WaitPolicy), a permanent API error) is yielded as
+    /// the last item.
     ///
     /// ```no_run
     /// use futures_util::StreamExt;

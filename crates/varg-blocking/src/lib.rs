@@ -51,7 +51,7 @@ mod wait;
 
 pub use client::{Client, ClientBuilder};
 pub use files::DownloadProgress;
-pub use wait::{JobEvents, StatusCallback, WaitOptions};
+pub use wait::JobEvents;
 
 /// The sans-IO protocol engine this client drives, re-exported.
 pub use varg_core;
@@ -62,6 +62,7 @@ pub use varg_core::config::{ProviderKeys, RequestOptions};
 pub use varg_core::error::ApiError;
 pub use varg_core::ops::{JsonOperation, ResponseMeta};
 pub use varg_core::transport::{RequestTimeouts, Transport, TransportError, TransportErrorKind};
+pub use varg_core::wait_options::{StatusCallback, WaitOptions};
 pub use varg_core::{ApiKey, CacheMode, Config, Error, Provider, RetryPolicy, WaitPolicy};
 
 pub use varg_types::{

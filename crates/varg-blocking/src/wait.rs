@@ -4,7 +4,6 @@
 //! here are the IO, the clock and the sleeping.
 
 use std::io::Read;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use varg_core::WaitPolicy;
@@ -14,81 +13,12 @@ use varg_core::retry::RandJitter;
 use varg_core::sse::SseDecoder;
 use varg_core::transport::{Body, RequestTimeouts, ResponseBody};
 use varg_core::wait::{Action, Input, Waiter};
+use varg_core::wait_options::WaitOptions;
 use varg_types::{
     ImageRequest, Job, JobId, MusicRequest, SpeechRequest, TranscriptionRequest, VideoRequest,
 };
 
 use crate::client::{Client, Prepared, attach, decode_response, response_error};
-
-/// A callback told about every new status of a job.
-pub type StatusCallback = Arc<dyn Fn(&Job) + Send + Sync>;
-
-/// Options of one wait: a deadline, whether to cancel the job when it passes, and a
-/// progress callback. Unset values come from the client's [`WaitPolicy`].
-///
-/// ```
-/// use std::time::Duration;
-/// use varg_blocking::WaitOptions;
-///
-/// let options = WaitOptions::new()
-///     .deadline(Duration::from_secs(300))
-///     .cancel_on_deadline(true)
-///     .on_status(|job| println!("{}: {}", job.job_id, job.status));
-/// # let _ = options;
-/// ```
-#[derive(Clone, Default)]
-#[must_use]
-pub struct WaitOptions {
-    deadline: Option<Duration>,
-    cancel_on_deadline: Option<bool>,
-    on_status: Option<StatusCallback>,
-}
-
-impl std::fmt::Debug for WaitOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WaitOptions")
-            .field("deadline", &self.deadline)
-            .field("cancel_on_deadline", &self.cancel_on_deadline)
-            .field("on_status", &self.on_status.is_some())
-            .finish()
-    }
-}
-
-impl WaitOptions {
-    /// No overrides: the client's wait policy applies.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Gives up after `d` (counted from the start of the wait).
-    pub fn deadline(mut self, d: Duration) -> Self {
-        self.deadline = Some(d);
-        self
-    }
-
-    /// Whether to cancel the job when the deadline passes.
-    pub fn cancel_on_deadline(mut self, yes: bool) -> Self {
-        self.cancel_on_deadline = Some(yes);
-        self
-    }
-
-    /// Calls `f` with the job each time its status changes (including the final one).
-    pub fn on_status(mut self, f: impl Fn(&Job) + Send + Sync + 'static) -> Self {
-        self.on_status = Some(Arc::new(f));
-        self
-    }
-
-    fn policy(&self, base: &WaitPolicy) -> WaitPolicy {
-        let mut policy = base.clone();
-        if let Some(d) = self.deadline {
-            policy.deadline = Some(d);
-        }
-        if let Some(c) = self.cancel_on_deadline {
-            policy.cancel_on_deadline = c;
-        }
-        policy
-    }
-}
 
 /// What one turn of the driving loop produced.
 enum Turn {
@@ -408,35 +338,9 @@ fn run(mut driver: Driver, options: &WaitOptions) -> Result<Job, Error> {
     loop {
         match driver.turn() {
             Turn::Update(job) => {
-                if let Some(f) = &options.on_status {
-                    f(&job);
-                }
+                options.notify(&job);
             }
             Turn::Finished(result) => return result,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_override_only_what_they_set() {
-        let base = WaitPolicy {
-            cancel_on_deadline: true,
-            ..WaitPolicy::default()
-        };
-        let same = WaitOptions::new().policy(&base);
-        assert_eq!(same, base);
-        let changed = WaitOptions::new()
-            .deadline(Duration::from_secs(5))
-            .cancel_on_deadline(false)
-            .policy(&base);
-        assert_eq!(changed.deadline, Some(Duration::from_secs(5)));
-        assert!(!changed.cancel_on_deadline);
-        assert_eq!(changed.poll_initial, base.poll_initial);
-        let shown = format!("{:?}", WaitOptions::new().on_status(|_| {}));
-        assert!(shown.contains("on_status: true"), "{shown}");
     }
 }

@@ -17,6 +17,7 @@ pub mod secret;
 pub mod sse;
 pub mod transport;
 pub mod wait;
+pub mod wait_options;
 
 pub use config::{CacheMode, Config, ConfigBuilder, Provider, ProviderKeys, RequestOptions};
 pub use error::{ApiError, Error};
@@ -25,3 +26,4 @@ pub use retry::{Decision, RetryPolicy};
 pub use secret::ApiKey;
 pub use transport::{AsyncTransport, Transport};
 pub use wait::{Action, Input, WaitPolicy, Waiter};
+pub use wait_options::{StatusCallback, WaitOptions};
