@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+
+mod bench;
 use xtask::allowlist::Allowlist;
 use xtask::{drift, export, spec};
 
@@ -37,6 +39,21 @@ enum Command {
         /// The allowlist (default: `xtask/openapi-allowlist.yaml`).
         #[arg(long)]
         allowlist: Option<PathBuf>,
+    },
+    /// Measure the SDK against its baselines on the in-process emulator (loopback).
+    Bench {
+        /// Smaller samples: finishes in under 3 minutes on 2 cores.
+        #[arg(long)]
+        quick: bool,
+        /// Also print every figure as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One heavy measurement in a child process (used by `bench`).
+    #[command(hide = true)]
+    BenchWorker {
+        /// What to measure and its arguments.
+        args: Vec<String>,
     },
 }
 
@@ -75,6 +92,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let written = export::write(&dir)?;
             println!("wrote {} files into {}", written.len(), dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { quick, json } => {
+            bench::run(quick, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchWorker { args } => {
+            bench::worker(&args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckOpenapi {
