@@ -31,7 +31,12 @@ fuzz_target!(|data: &[u8]| {
     }
     for status in [400u16, 401, 402, 404, 429, 500, 502, 503] {
         let status = http::StatusCode::from_u16(status).expect("valid status");
-        let e = api_error(status, &http::HeaderMap::new(), data, SystemTime::UNIX_EPOCH);
+        let e = api_error(
+            status,
+            &http::HeaderMap::new(),
+            data,
+            SystemTime::UNIX_EPOCH,
+        );
         let _ = (e.to_string(), format!("{e:?}"));
         assert_eq!(e.status(), Some(status));
     }

@@ -8,8 +8,8 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use varg_core::ops::{self, decode};
-use varg_types::endpoint::ops::*;
 use varg_types::endpoint::Operation;
+use varg_types::endpoint::ops::*;
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -21,7 +21,7 @@ struct Input {
     x_cache: Option<String>,
     /// Seconds after the epoch for the caller's wall clock (HTTP-date Retry-After).
     now: u32,
-    /// Use a JSON-looking body built from the fuzzer's bytes (true) or the raw bytes.
+    /// The response body.
     body: Vec<u8>,
 }
 
@@ -36,10 +36,21 @@ where
             let json = serde_json::to_vec(&value).expect("a decoded value encodes");
             let again: O::Response =
                 serde_json::from_slice(&json).expect("an encoded value decodes");
-            assert_eq!(value, again, "round trip changed the value: {}", String::from_utf8_lossy(&json));
+            assert_eq!(
+                value,
+                again,
+                "round trip changed the value: {}",
+                String::from_utf8_lossy(&json)
+            );
         }
         Err(e) => {
-            let _ = (e.to_string(), format!("{e:?}"), e.status(), e.is_retryable(), e.job_id());
+            let _ = (
+                e.to_string(),
+                format!("{e:?}"),
+                e.status(),
+                e.is_retryable(),
+                e.job_id(),
+            );
             if !response.status().is_success() {
                 assert_eq!(e.status(), Some(response.status()));
             }

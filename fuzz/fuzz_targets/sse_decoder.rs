@@ -74,7 +74,10 @@ fuzz_target!(|input: Input| {
     assert_eq!(whole.0, chunked.0, "events differ with chunking");
     assert_eq!(whole.1, chunked.1, "error differs with chunking");
     if !whole.1 {
-        assert_eq!(whole.2, chunked.2, "partial-event flag differs with chunking");
+        assert_eq!(
+            whole.2, chunked.2,
+            "partial-event flag differs with chunking"
+        );
         assert_eq!(whole.3, chunked.3, "keepalive count differs with chunking");
         assert_eq!(whole.4, chunked.4, "last event id differs with chunking");
     }

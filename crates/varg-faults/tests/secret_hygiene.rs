@@ -443,3 +443,58 @@ fn blocking_client_keeps_its_keys() {
     assert!(traced.contains("varg.request"), "nothing traced: {traced}");
     assert_clean("tracing output", &traced);
 }
+
+/// A caller's own HTTP client that follows redirects (reqwest's and ureq's defaults) still
+/// carries no key to another host: reqwest drops the credentials when the host changes, and
+/// the blocking transport forbids redirects on every request whatever the agent says.
+#[test]
+fn callers_redirecting_http_clients_carry_no_key_elsewhere() {
+    let (gateway, target) = redirecting_gateway();
+    let base = format!("{}/v1", gateway.origin);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(varg_async::transport::tls_config().unwrap())
+            .build()
+            .unwrap();
+        let client = varg_async::Client::builder()
+            .api_key(KEY)
+            .base_url(&base)
+            .allow_insecure_http(true)
+            .provider_key(varg_async::Provider::Fal, FAL_KEY)
+            .provider_key(varg_async::Provider::ElevenLabs, ELEVEN_KEY)
+            .retry(varg_core::RetryPolicy::none())
+            .http_client(http)
+            .build()
+            .unwrap();
+        match client.balance().await {
+            Ok(balance) => assert_clean("balance", &format!("{balance:?}")),
+            Err(e) => assert_error_clean("redirect", &e),
+        }
+    });
+
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let client = varg_blocking::Client::builder()
+        .api_key(KEY)
+        .base_url(&base)
+        .allow_insecure_http(true)
+        .provider_key(varg_blocking::Provider::Fal, FAL_KEY)
+        .retry(varg_core::RetryPolicy::none())
+        .http_client(agent)
+        .build()
+        .unwrap();
+    match client.balance() {
+        Ok(balance) => assert_clean("balance", &format!("{balance:?}")),
+        Err(e) => assert_error_clean("redirect", &e),
+    }
+
+    // The gateway was asked twice (once per client) and forwarded requests arrived clean.
+    assert_eq!(gateway.heads().len(), 2);
+    // reqwest did follow the redirect, so the other host really was contacted.
+    assert_eq!(target.heads().len(), 1);
+    assert_target_clean(&target);
+}
