@@ -31,29 +31,6 @@ pub struct DownloadProgress {
 
 const CHUNK: usize = 64 * 1024;
 
-/// A guess of the media type from a file name's extension (the gateway sniffs the content
-/// anyway; this only fills `Content-Type`).
-fn media_type_for(path: &Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "mp4" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "m4a" => "audio/mp4",
-        "ogg" => "audio/ogg",
-        "flac" => "audio/flac",
-        "json" => "application/json",
-        "txt" | "srt" | "vtt" => "text/plain",
-        _ => return None,
-    })
-}
-
 fn too_large(len: u64) -> Error {
     match varg_types::validate_upload_size(len) {
         Err(e) => Error::InvalidInput(e),
@@ -80,16 +57,7 @@ impl Client {
                 ops::idempotency(endpoint),
                 None,
                 retry,
-                || {
-                    let mut out = http::Request::new(body()?);
-                    *out.method_mut() = request.method().clone();
-                    *out.uri_mut() = request.uri().clone();
-                    *out.headers_mut() = request.headers().clone();
-                    if let Some(t) = request.extensions().get::<RequestTimeouts>() {
-                        out.extensions_mut().insert(*t);
-                    }
-                    Ok(out)
-                },
+                || Ok(with_body(&request, body()?)),
             )
             .await?;
         Ok(decode::<vops::UploadFile>(response, None).await?.0)
@@ -142,7 +110,7 @@ impl Client {
         let meta = UploadMeta {
             content_hash: Some(hasher.finish()),
             length: Some(len),
-            content_type: media_type_for(&path).map(str::to_owned),
+            content_type: ops::media_type_for_path(&path).map(str::to_owned),
         };
         // Each attempt reopens the file; the open happens synchronously in `body` so that
         // the closure stays simple: std::fs::File converted to tokio.
@@ -281,31 +249,11 @@ impl Client {
     where
         W: AsyncWrite + Unpin + Send + ?Sized,
     {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| Error::invalid_config(format!("invalid download URL {url:?}: {e}")))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) {
-            return Err(Error::invalid_config(format!(
-                "download URL {url:?} must use http or https"
-            )));
-        }
-        let mut timeouts = self.config().timeouts();
-        timeouts.total = None;
-        let user_agent = http::HeaderValue::from_str(self.config().user_agent())
-            .map_err(|_| Error::invalid_config("invalid user agent"))?;
+        // Built by varg-core: no Authorization, no provider keys, no cache headers.
+        let request = ops::download_request(self.config(), url)?;
         let response = self
             .execute(DOWNLOAD_ROUTE, Idempotency::Idempotent, None, None, || {
-                // Deliberately built from scratch: no Authorization, no provider keys.
-                let mut request = http::Request::new(AsyncBody::Empty);
-                *request.uri_mut() = uri.clone();
-                request
-                    .headers_mut()
-                    .insert(http::header::USER_AGENT, user_agent.clone());
-                request
-                    .headers_mut()
-                    .insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
-                request.extensions_mut().insert(timeouts);
-                Ok(request)
+                Ok(with_body(&request, AsyncBody::Empty))
             })
             .await?;
         if !response.status().is_success() {
@@ -341,17 +289,17 @@ impl Client {
     }
 }
 
+/// A copy of a body-less request from varg-core with `body` attached (one per attempt).
+fn with_body(request: &http::Request<()>, body: AsyncBody) -> http::Request<AsyncBody> {
+    let mut out = http::Request::new(body);
+    *out.method_mut() = request.method().clone();
+    *out.uri_mut() = request.uri().clone();
+    *out.headers_mut() = request.headers().clone();
+    if let Some(t) = request.extensions().get::<RequestTimeouts>() {
+        out.extensions_mut().insert(*t);
+    }
+    out
+}
+
 /// The route name used in tracing spans for downloads.
 const DOWNLOAD_ROUTE: &str = "download";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn media_types() {
-        assert_eq!(media_type_for(Path::new("a/b.PNG")), Some("image/png"));
-        assert_eq!(media_type_for(Path::new("clip.mp4")), Some("video/mp4"));
-        assert_eq!(media_type_for(Path::new("noext")), None);
-    }
-}

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_LENGTH, USER_AGENT};
+use http::header::CONTENT_LENGTH;
 use varg_core::error::Error;
 use varg_core::hash::ContentHasher;
 use varg_core::ops::{self, UploadMeta};
 use varg_core::retry::Idempotency;
-use varg_core::transport::{Body, RequestTimeouts};
+use varg_core::transport::Body;
 use varg_types::{FileUploadResponse, Job, MAX_UPLOAD_BYTES};
 
 use crate::client::{Client, Prepared, body_error, decode_response};
@@ -52,26 +52,6 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// A media type from a file name's extension, for the common upload kinds.
-fn media_type_for(path: &Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "mp4" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "m4a" => "audio/mp4",
-        "ogg" => "audio/ogg",
-        "json" => "application/json",
-        _ => return None,
-    })
-}
-
 fn strip_hash(h: &str) -> String {
     h.trim().trim_start_matches("sha256:").to_ascii_lowercase()
 }
@@ -89,7 +69,7 @@ impl Client {
         let meta = UploadMeta {
             content_hash: Some(hasher.finish()),
             length: Some(length),
-            content_type: media_type_for(path).map(str::to_owned),
+            content_type: ops::media_type_for_path(path).map(str::to_owned),
         };
         let prepared = Prepared::new(&ops::upload_file(&self.config, &meta)?);
         let mut make = || {
@@ -216,22 +196,8 @@ impl Client {
         writer: &mut W,
         progress: Option<&dyn Fn(DownloadProgress)>,
     ) -> Result<u64, Error> {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| Error::invalid_config(format!("invalid download URL: {e}")))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(Error::invalid_config(format!(
-                "invalid download URL {url:?}: not an absolute http(s) URL"
-            )));
-        }
-        let mut timeouts = self.config.timeouts();
-        timeouts.total = None;
-        let mut request = http::Request::get(uri)
-            .header(USER_AGENT, self.config.user_agent())
-            .header(ACCEPT, "*/*")
-            .body(())
-            .map_err(|e| Error::invalid_config(format!("invalid download request: {e}")))?;
-        request.extensions_mut().insert::<RequestTimeouts>(timeouts);
+        // Built by varg-core: no Authorization, no provider keys, no cache headers.
+        let request = ops::download_request(&self.config, url)?;
         let prepared = Prepared::new(&request);
         let mut make = || Ok(Some(prepared.with_body(Body::Empty)));
         let response =

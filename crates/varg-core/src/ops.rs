@@ -14,6 +14,7 @@
 //! | `POST /files` | [`upload_file`] | [`decode`] with [`varg_types::endpoint::ops::UploadFile`] |
 //! | `GET /voices`, `/balance`, `/me` | [`list_voices`], [`get_balance`], [`get_me`] | [`decode`] |
 //! | `GET /usage` | [`get_usage`] | [`decode`] |
+//! | a job's output (another host) | [`output_url`], [`download_request`] | [`check_status`], then the body as bytes |
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -37,6 +38,7 @@
 //! assert_eq!(meta.cache_hit, Some(false));
 //! ```
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -407,6 +409,81 @@ pub fn upload_file(config: &Config, meta: &UploadMeta) -> Result<http::Request<(
     Ok(req.map(|_| ()))
 }
 
+/// A `GET` of a download URL (a job's output, on another host than the gateway). It is
+/// built from scratch and carries only `User-Agent` and `Accept: */*`: never the API key,
+/// provider keys (BYOK) or the cache headers. The URL must be absolute `http` or `https`
+/// ([`Error::InvalidConfig`] otherwise). The request has the configured connect and read
+/// timeouts and no total timeout (a large output may take long).
+///
+/// ```
+/// use varg_core::{config::Config, ops};
+///
+/// let config = Config::builder("varg_secret").build().unwrap();
+/// let request = ops::download_request(&config, "https://cdn.example/o/job_1.png").unwrap();
+/// assert!(request.headers().get("authorization").is_none());
+/// assert!(ops::download_request(&config, "file:///etc/passwd").is_err());
+/// ```
+pub fn download_request(config: &Config, url: &str) -> Result<http::Request<()>, Error> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| Error::invalid_config(format!("invalid download URL {url:?}: {e}")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(Error::invalid_config(format!(
+            "invalid download URL {url:?}: not an absolute http(s) URL"
+        )));
+    }
+    let user_agent = HeaderValue::from_str(config.user_agent())
+        .map_err(|_| Error::invalid_config("the user agent is not a valid header value"))?;
+    let mut request = http::Request::new(());
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(header::USER_AGENT, user_agent);
+    headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+    let mut timeouts = config.timeouts();
+    timeouts.total = None;
+    request.extensions_mut().insert(timeouts);
+    Ok(request)
+}
+
+/// A media type for an upload, guessed from a file name's extension (case-insensitive);
+/// `None` for an unknown or missing extension (the upload is then sent as
+/// `application/octet-stream`). The gateway sniffs the content anyway: this only fills
+/// `Content-Type`. Looks at the name only, never at the file.
+///
+/// ```
+/// use std::path::Path;
+/// use varg_core::ops::media_type_for_path;
+///
+/// assert_eq!(media_type_for_path(Path::new("photos/cat.JPG")), Some("image/jpeg"));
+/// assert_eq!(media_type_for_path(Path::new("README")), None);
+/// ```
+pub fn media_type_for_path(path: &Path) -> Option<&'static str> {
+    media_type_for_extension(path.extension()?.to_str()?)
+}
+
+/// The media type of a file extension (without the dot, case-insensitive), for the
+/// common upload kinds; see [`media_type_for_path`].
+pub fn media_type_for_extension(extension: &str) -> Option<&'static str> {
+    let ext = extension.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "m4a" => "audio/mp4",
+        "ogg" => "audio/ogg",
+        "flac" => "audio/flac",
+        "json" => "application/json",
+        "txt" | "srt" | "vtt" => "text/plain",
+        _ => return None,
+    })
+}
+
 /// The output URL of a job to download, or [`Error::NoOutput`] (carrying the job) when the
 /// URL is missing or empty.
 pub fn output_url(job: &Job) -> Result<&str, Error> {
@@ -544,6 +621,56 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(Bytes::from_static(body.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn download_request_carries_no_credentials() {
+        // The config has an API key, provider keys and a cache mode: none may leak.
+        let config = cfg();
+        let r = download_request(&config, "https://cdn.example/o/job_1.png?sig=x").unwrap();
+        assert_eq!(r.method(), http::Method::GET);
+        assert_eq!(r.uri(), "https://cdn.example/o/job_1.png?sig=x");
+        let names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(r.headers()["user-agent"], config.user_agent());
+        assert_eq!(r.headers()["accept"], "*/*");
+        let t = r.extensions().get::<RequestTimeouts>().unwrap();
+        assert_eq!(t.total, None);
+        assert_eq!(t.connect, config.timeouts().connect);
+        assert_eq!(t.read, config.timeouts().read);
+        assert!(download_request(&config, "http://127.0.0.1:9/o/a.png").is_ok());
+        for bad in [
+            "ftp://cdn.example/a",
+            "/o/a.png",
+            "cdn.example/a",
+            "not a url",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    download_request(&config, bad),
+                    Err(Error::InvalidConfig { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn media_types_from_extensions() {
+        assert_eq!(media_type_for_path(Path::new("a/b.PNG")), Some("image/png"));
+        assert_eq!(
+            media_type_for_path(Path::new("clip.mp4")),
+            Some("video/mp4")
+        );
+        assert_eq!(
+            media_type_for_path(Path::new("voice.flac")),
+            Some("audio/flac")
+        );
+        assert_eq!(media_type_for_path(Path::new("noext")), None);
+        assert_eq!(media_type_for_path(Path::new("archive.tar.gz")), None);
+        assert_eq!(media_type_for_extension("Jpeg"), Some("image/jpeg"));
+        assert_eq!(media_type_for_extension(""), None);
     }
 
     #[test]
