@@ -398,15 +398,7 @@ impl Client {
                 Decision::Stop(StopReason::RetryAfterTooLong(wait)) => {
                     return match result {
                         Ok(response) => {
-                            let err = status_error(response).await;
-                            Err(tag(match err {
-                                Error::Api(api) => Error::RateLimited {
-                                    retry_after: wait,
-                                    api,
-                                    job_id: job_id.cloned(),
-                                },
-                                other => other,
-                            }))
+                            Err(tag(status_error(response).await).into_rate_limited(wait))
                         }
                         Err(e) => Err(tag(e.into())),
                     };

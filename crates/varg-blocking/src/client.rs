@@ -209,14 +209,8 @@ impl Client {
                     last = Some(error);
                 }
                 Decision::Stop(StopReason::RetryAfterTooLong(retry_after)) => {
-                    return Err(match error {
-                        Error::Api(api) => Error::RateLimited {
-                            retry_after,
-                            api,
-                            job_id: job_id.cloned(),
-                        },
-                        other => other,
-                    });
+                    // `error` already carries the job id, which the conversion keeps.
+                    return Err(error.into_rate_limited(retry_after));
                 }
                 Decision::Stop(_) => return Err(error),
             }

@@ -357,6 +357,22 @@ pub fn long_retry_after_is_a_typed_error<A: ClientAdapter>() {
         other => panic!("{other:?}"),
     }
     assert_eq!(count(&emu, "getBalance"), 1);
+    // About a job: the job id is on the error and on its API details alike.
+    emu.push_fault(
+        "getJob",
+        Fault::RateLimited {
+            retry_after_secs: 600,
+        },
+    );
+    let err = c.get_job("job_rate_limited").unwrap_err();
+    assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
+    assert_eq!(err.job_id().map(|j| j.as_str()), Some("job_rate_limited"));
+    assert_eq!(
+        err.api()
+            .and_then(|a| a.job_id.as_ref())
+            .map(|j| j.as_str()),
+        Some("job_rate_limited")
+    );
 }
 
 pub fn burst_of_5xx_is_retried_for_reads<A: ClientAdapter>() {
