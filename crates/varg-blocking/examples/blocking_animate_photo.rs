@@ -1,7 +1,7 @@
 //! Uploads a photo and animates it into a short video.
 //!
 //! ```sh
-//! VARG_API_KEY=varg_... cargo run -p varg-blocking --example animate_photo -- photo.jpg "the waves start moving" out.mp4
+//! VARG_API_KEY=varg_... cargo run -p varg-blocking --example blocking_animate_photo -- photo.jpg "the waves start moving" out.mp4
 //! ```
 
 use std::io::Write;

@@ -1,10 +1,10 @@
 //! Generates an image and saves it.
 //!
 //! ```sh
-//! VARG_API_KEY=varg_... cargo run -p varg-blocking --example generate_image -- "a lighthouse at dusk" out.png
+//! VARG_API_KEY=varg_... cargo run -p varg-blocking --example blocking_generate_image -- "a lighthouse at dusk" out.png
 //! # against a local emulator:
 //! cargo run -p varg-emulator &   # prints its base URL
-//! VARG_BASE_URL=http://127.0.0.1:PORT/v1 VARG_API_KEY=varg_local cargo run -p varg-blocking --example generate_image
+//! VARG_BASE_URL=http://127.0.0.1:PORT/v1 VARG_API_KEY=varg_local cargo run -p varg-blocking --example blocking_generate_image
 //! ```
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Generates images for a batch of prompts, at most three at a time, with plain threads.
 //!
 //! ```sh
-//! VARG_API_KEY=varg_... cargo run -p varg-blocking --example batch
+//! VARG_API_KEY=varg_... cargo run -p varg-blocking --example blocking_batch
 //! ```
 //!
 //! A failure of one prompt does not stop the others; every error after a job was created
