@@ -897,6 +897,20 @@ mod tests {
         let err = decode::<UploadFile>(&no_code, now).unwrap_err();
         assert_eq!(err.status(), Some(StatusCode::PAYLOAD_TOO_LARGE));
         assert_eq!(err.api().unwrap().raw, None);
+
+        // The documented 413 body: a message and a status, no code.
+        let message_only = resp(
+            413,
+            &[("content-type", "application/json")],
+            r#"{"message":"File exceeds the maximum upload size","statusCode":413}"#,
+        );
+        let err = decode::<UploadFile>(&message_only, now).unwrap_err();
+        assert!(matches!(err, Error::Api(_)), "{err:?}");
+        let api = err.api().unwrap();
+        assert_eq!(api.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(api.code, None);
+        assert_eq!(api.message, "File exceeds the maximum upload size");
+        assert_eq!(api.raw, None);
     }
 
     #[test]

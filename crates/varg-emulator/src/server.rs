@@ -1660,8 +1660,8 @@ async fn stream_job(
 async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let max = state.config.max_upload_bytes;
     let too_large = || {
+        // The documented 413 carries no error code: only a message and the status.
         let body = json!({
-            "error": "PayloadTooLargeError",
             "message": format!("File exceeds the maximum upload size of {} bytes (50 MB)", max),
             "statusCode": 413,
         });
@@ -1673,24 +1673,31 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
         .and_then(|v| v.parse::<u64>().ok())
         && len > max
     {
+        drain(&mut body.into_data_stream(), DRAIN_LIMIT).await;
         return too_large();
     }
-    // Deduplication by the announced hash: the body is not read.
+    // Deduplication by the announced hash: the body is not stored, but it is read and
+    // discarded first, so that a client still sending it gets the answer rather than a
+    // reset connection.
     if let Some(claimed) = headers.get("x-content-hash").and_then(|v| v.to_str().ok()) {
         let claimed = normalise_hash(claimed);
         let existing = {
-            let mut inner = state.lock();
-            let found = inner
+            let inner = state.lock();
+            inner
                 .files_by_hash
                 .get(&claimed)
                 .and_then(|id| inner.files.get(id))
-                .map(file_response_dedup);
-            if found.is_some() {
-                inner.stats.uploads += 1;
-            }
-            found
+                .map(file_response_dedup)
         };
         if let Some(resp) = existing {
+            match drain(&mut body.into_data_stream(), DRAIN_LIMIT).await {
+                Drained::Complete(size) if size <= max => {}
+                Drained::Complete(_) | Drained::OverLimit => return too_large(),
+                Drained::Interrupted(e) => {
+                    return validation("body", format!("upload interrupted: {e}"));
+                }
+            }
+            state.lock().stats.uploads += 1;
             return (StatusCode::OK, Wire(resp)).into_response();
         }
     }
@@ -1724,6 +1731,7 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
         if size > max {
             drop(file);
             let _ = tokio::fs::remove_file(&path).await;
+            drain(&mut stream, DRAIN_LIMIT.saturating_sub(size)).await;
             return too_large();
         }
         if head.len() < 4096 {
@@ -1791,6 +1799,37 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
     inner.files_by_hash.insert(hash, tmp_id);
     drop(inner);
     (StatusCode::OK, Wire(response)).into_response()
+}
+
+/// How much of a refused or deduplicated upload body is read and discarded before the
+/// answer. A client that writes its whole body before reading the answer (ureq, curl) would
+/// otherwise see a reset connection instead of the answer; beyond this the connection is
+/// simply closed.
+const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
+
+/// How [`drain`] ended.
+enum Drained {
+    /// The body ended after this many bytes.
+    Complete(u64),
+    /// More than the limit was read; the rest was left unread.
+    OverLimit,
+    /// The client stopped sending.
+    Interrupted(axum::Error),
+}
+
+/// Reads and discards the rest of a request body, at most `limit` bytes.
+async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64) -> Drained {
+    let mut size: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => size += chunk.len() as u64,
+            Err(e) => return Drained::Interrupted(e),
+        }
+        if size > limit {
+            return Drained::OverLimit;
+        }
+    }
+    Drained::Complete(size)
 }
 
 /// Sniffs the first bytes of a larger file: binary signatures only (text and JSON need the

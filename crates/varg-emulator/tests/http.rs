@@ -531,6 +531,13 @@ async fn uploads_hash_sniff_dedup_and_limit() {
 
     let too_big = upload(vec![0u8; 100_001], None).await.unwrap();
     assert_eq!(too_big.status(), 413);
+    // The documented 413 has a message and a status but no error code.
+    let body: Value = too_big.json().await.unwrap();
+    assert!(body.get("error").is_none(), "{body}");
+    assert_eq!(body["statusCode"], 413);
+    let decoded = ErrorBody::from_value(body).unwrap();
+    assert_eq!(decoded.code, None);
+    assert!(decoded.message.unwrap().contains("100000 bytes"));
     // Streamed without a length, too.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..30).map(|_| Ok(vec![7u8; 10_000])).collect();
@@ -547,6 +554,87 @@ async fn uploads_hash_sniff_dedup_and_limit() {
         assert_eq!(resp.status(), 413);
     }
     assert_eq!(api.emu.uploads(), 5);
+}
+
+/// Posts `body` to `/v1/files` the way a sequential client (ureq, curl) does: the whole
+/// body is written before the answer is read. Returns the status and the answer's body.
+fn sequential_upload(
+    addr: std::net::SocketAddr,
+    body: &[u8],
+    hash: Option<&str>,
+) -> std::io::Result<(u16, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr)?;
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    conn.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "POST /v1/files HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/octet-stream\r\n{}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        hash.map(|h| format!("X-Content-Hash: {h}\r\n"))
+            .unwrap_or_default(),
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body)?;
+    conn.flush()?;
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+    let status = std::str::from_utf8(&answer[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    Ok((status, answer[split + 4..].to_vec()))
+}
+
+#[tokio::test]
+async fn deduplicated_upload_of_a_large_body_reads_the_body_first() {
+    // A client that announces a known hash still sends the whole body before reading the
+    // answer; the emulator must read (and discard) it before answering, or the client gets
+    // a reset connection (broken pipe) instead of the 200.
+    let api = Api::new(fast()).await;
+    let content: Vec<u8> = (0..4_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let hash = format!("sha256:{}", hex::encode(Sha256::digest(&content)));
+    let addr = api.emu.addr();
+    let answers = tokio::task::spawn_blocking(move || {
+        (0..3)
+            .map(|_| {
+                let (status, body) =
+                    sequential_upload(addr, &content, Some(&hash)).expect("answered, not reset");
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                serde_json::from_slice::<FileUploadResponse>(&body).unwrap()
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    assert!(!answers[0].deduplicated);
+    for again in &answers[1..] {
+        assert!(again.deduplicated);
+        assert_eq!(again.file_id, answers[0].file_id);
+        assert_eq!(again.size, 4_000_000);
+        assert_eq!(again.hash, answers[0].hash);
+    }
+    assert_eq!(api.emu.uploads(), 3);
+
+    // The same for a body over the limit: the 413 is read, not a reset connection.
+    let small = Api::new(fast().max_upload_bytes(1_000_000)).await;
+    let addr = small.emu.addr();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        sequential_upload(addr, &vec![1u8; 4_000_000], None).expect("answered, not reset")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 413);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert!(body.get("error").is_none(), "{body}");
+    assert_eq!(small.emu.uploads(), 0);
 }
 
 #[tokio::test]

@@ -121,6 +121,7 @@ macro_rules! scenario_suite {
             download_carries_no_credentials,
             download_to_path_writes_the_file,
             second_upload_is_deduplicated,
+            oversized_upload_is_a_413_api_error,
             upload_reader_streams,
             events_yield_each_status_once,
             cache_hit_returns_at_once,
@@ -552,6 +553,24 @@ pub fn second_upload_is_deduplicated<A: ClientAdapter>() {
     for r in emu.request_log().iter().filter(|r| r.route == "uploadFile") {
         assert_eq!(r.header("x-content-hash"), Some(first.hash.as_str()));
     }
+}
+
+pub fn oversized_upload_is_a_413_api_error<A: ClientAdapter>() {
+    // The emulator's limit is lowered so that the client's own 50 MB check lets it through.
+    let (emu, c) = setup_with::<A>(|b| b.max_upload_bytes(100_000));
+    let err = c.upload_bytes(vec![3u8; 300_000], None).unwrap_err();
+    assert!(matches!(err, Error::Api(_)), "{err:?}");
+    let api = err.api().unwrap();
+    assert_eq!(api.status.as_u16(), 413);
+    // The documented 413 has a message but no error code.
+    assert_eq!(api.code, None);
+    assert!(
+        api.message.contains("maximum upload size"),
+        "{}",
+        api.message
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(count(&emu, "uploadFile"), 1);
 }
 
 pub fn upload_reader_streams<A: ClientAdapter>() {
