@@ -172,20 +172,31 @@ impl Client {
             .map_err(|e| e.with_job_id(&job.job_id))
     }
 
-    /// Downloads a job's output to a file (created or truncated); a failed download
-    /// removes the partial file.
+    /// Downloads a job's output to a file: written to `<path>.part` and renamed when
+    /// complete, so a failed download never leaves a truncated file at `path`.
     pub fn download_to_path(&self, job: &Job, path: impl AsRef<Path>) -> Result<u64, Error> {
         let url = ops::output_url(job)?;
         let path = path.as_ref();
-        let mut file = BufWriter::new(File::create(path)?);
-        let result = self
-            .download_url(url, &mut file, None)
-            .and_then(|n| file.flush().map(|()| n).map_err(Error::Io));
-        if result.is_err() {
-            drop(file);
-            let _ = std::fs::remove_file(path);
+        let mut part = path.as_os_str().to_owned();
+        part.push(".part");
+        let part = std::path::PathBuf::from(part);
+        let mut file = BufWriter::new(File::create(&part)?);
+        let result = self.download_url(url, &mut file, None).and_then(|n| {
+            file.flush()?;
+            Ok(n)
+        });
+        drop(file);
+        match result {
+            Ok(n) => {
+                std::fs::rename(&part, path)
+                    .map_err(|e| Error::from(e).with_job_id(&job.job_id))?;
+                Ok(n)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                Err(e.with_job_id(&job.job_id))
+            }
         }
-        result.map_err(|e| e.with_job_id(&job.job_id))
     }
 
     /// Downloads any URL to `writer` without credentials, streamed in constant memory,
@@ -224,6 +235,16 @@ impl Client {
             }
         }
         writer.flush()?;
+        if let Some(total) = total
+            && total != downloaded
+        {
+            return Err(Error::Transport {
+                kind: varg_core::transport::TransportErrorKind::Reset,
+                message: format!("download ended after {downloaded} of {total} bytes"),
+                job_id: None,
+                source: None,
+            });
+        }
         Ok(downloaded)
     }
 }
