@@ -39,6 +39,7 @@ impl ClientAdapter for Async {
                 .base_url(&spec.base_url)
                 .retry(spec.retry.clone())
                 .wait_policy(spec.wait.clone())
+                .total_timeout_opt(spec.total_timeout)
                 .build()
                 .unwrap()
         });
@@ -146,6 +147,20 @@ impl ClientAdapter for Async {
     }
     fn download_to_path(&self, job: &Job, path: &Path) -> Result<u64, Error> {
         self.run(self.client.download_to_path(job, path))
+    }
+}
+
+/// Sets the total timeout only when the scenario asks for one.
+trait TotalTimeoutOpt: Sized {
+    fn total_timeout_opt(self, total: Option<Duration>) -> Self;
+}
+
+impl TotalTimeoutOpt for varg_async::ClientBuilder {
+    fn total_timeout_opt(self, total: Option<Duration>) -> Self {
+        match total {
+            Some(total) => self.total_timeout(total),
+            None => self,
+        }
     }
 }
 

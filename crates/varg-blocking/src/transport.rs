@@ -9,13 +9,17 @@
 //!   another host;
 //! - connect and read timeouts are always set (from the request's
 //!   [`RequestTimeouts`] or, where it leaves a phase open, from the transport's defaults);
-//!   the total timeout applies when the request asks for one;
+//!   the total timeout applies when the request asks for one: ureq bounds the wait for the
+//!   response head with it, and the body reader checks the same deadline before every
+//!   read. (ureq's own per-call timeout re-arms the socket timeouts on every read, which
+//!   halved the client's throughput on loopback; the check here costs one clock read per
+//!   read call. A body read that is already under way is bounded by the read timeout.)
 //! - request bodies are sent from memory or streamed from a reader (with
 //!   `Content-Length` when the length is known, chunked otherwise); response bodies are
 //!   streamed (server-sent events, downloads).
 
-use std::io;
-use std::time::Duration;
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
 
 use http::header::CONTENT_LENGTH;
 use varg_core::config::DEFAULT_TIMEOUTS;
@@ -112,6 +116,7 @@ impl Transport for UreqTransport {
             }
         };
         let request = http::Request::from_parts(parts, send_body);
+        let deadline = timeouts.total.map(|total| Instant::now() + total);
         let request = self
             .agent
             .configure_request(request)
@@ -119,15 +124,39 @@ impl Transport for UreqTransport {
             .max_redirects(0)
             .timeout_connect(Some(timeouts.connect.unwrap_or(self.connect)))
             .timeout_per_read(Some(timeouts.read.unwrap_or(self.read)))
-            .timeout_per_call(timeouts.total)
+            .timeout_per_call(None)
+            .timeout_recv_response(timeouts.total)
             .build();
         let response = self.agent.run(request).map_err(map_error)?;
         let (parts, body) = response.into_parts();
         let reader = body.into_reader();
-        Ok(http::Response::from_parts(
-            parts,
-            ResponseBody::from_reader(reader),
-        ))
+        let body = match deadline {
+            Some(deadline) => ResponseBody::from_reader(DeadlineReader {
+                inner: reader,
+                deadline,
+            }),
+            None => ResponseBody::from_reader(reader),
+        };
+        Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+/// A response body that fails with [`io::ErrorKind::TimedOut`] once the request's total
+/// timeout has passed.
+struct DeadlineReader<R> {
+    inner: R,
+    deadline: Instant,
+}
+
+impl<R: Read> Read for DeadlineReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if Instant::now() >= self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request's total timeout passed while reading the response body",
+            ));
+        }
+        self.inner.read(buf)
     }
 }
 
@@ -185,6 +214,23 @@ pub fn classify_io(e: &io::Error) -> TransportErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadline_reader_stops_after_the_deadline() {
+        let mut open = DeadlineReader {
+            inner: io::Cursor::new(b"body".to_vec()),
+            deadline: Instant::now() + Duration::from_secs(3600),
+        };
+        let mut text = String::new();
+        open.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "body");
+        let mut passed = DeadlineReader {
+            inner: io::Cursor::new(b"body".to_vec()),
+            deadline: Instant::now(),
+        };
+        let err = passed.read(&mut [0u8; 4]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
 
     #[test]
     fn classification() {

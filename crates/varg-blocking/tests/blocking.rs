@@ -22,6 +22,7 @@ impl ClientAdapter for Blocking {
                 .base_url(&spec.base_url)
                 .retry(spec.retry.clone())
                 .wait_policy(spec.wait.clone())
+                .total_timeout_opt(spec.total_timeout)
                 .build()
                 .unwrap(),
         )
@@ -126,6 +127,20 @@ impl ClientAdapter for Blocking {
     }
     fn download_to_path(&self, job: &Job, path: &Path) -> Result<u64, Error> {
         self.0.download_to_path(job, path)
+    }
+}
+
+/// Sets the total timeout only when the scenario asks for one.
+trait TotalTimeoutOpt: Sized {
+    fn total_timeout_opt(self, total: Option<Duration>) -> Self;
+}
+
+impl TotalTimeoutOpt for varg_blocking::ClientBuilder {
+    fn total_timeout_opt(self, total: Option<Duration>) -> Self {
+        match total {
+            Some(total) => self.total_timeout(total),
+            None => self,
+        }
     }
 }
 

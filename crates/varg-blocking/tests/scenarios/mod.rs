@@ -39,6 +39,8 @@ pub struct Spec {
     pub retry: RetryPolicy,
     /// Short poll intervals.
     pub wait: WaitPolicy,
+    /// The client's total timeout per request, when a scenario sets one.
+    pub total_timeout: Option<Duration>,
 }
 
 /// A status callback, as both clients take it.
@@ -110,6 +112,7 @@ macro_rules! scenario_suite {
             disabled_stream_falls_back_to_polling,
             unavailable_stream_falls_back_to_polling,
             rate_limit_retry_after_is_honoured,
+            total_timeout_bounds_a_slow_answer,
             long_retry_after_is_a_typed_error,
             burst_of_5xx_is_retried_for_reads,
             create_is_not_retried_after_a_502,
@@ -173,6 +176,7 @@ pub fn spec(base_url: &str) -> Spec {
             poll_max: Duration::from_millis(100),
             ..WaitPolicy::default()
         },
+        total_timeout: None,
     }
 }
 
@@ -341,6 +345,33 @@ pub fn rate_limit_retry_after_is_honoured<A: ClientAdapter>() {
     assert_eq!(count(&emu, "createImage"), 2);
     assert_eq!(emu.jobs_created(), 1);
     let _ = job;
+}
+
+pub fn total_timeout_bounds_a_slow_answer<A: ClientAdapter>() {
+    let emulator = Emulator::builder()
+        .time_scale(0.05)
+        .start_blocking()
+        .expect("emulator starts");
+    let mut s = spec(&emulator.base_url());
+    s.total_timeout = Some(Duration::from_millis(300));
+    s.retry.max_retries = 0;
+    let c = A::connect(&s);
+    // The answer would come after 5 s; the 300 ms total timeout ends the call first.
+    emulator.push_fault("getBalance", Fault::Delay(Duration::from_secs(5)));
+    let err = c.balance().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout { .. }
+                | Error::Transport {
+                    kind: varg_core::transport::TransportErrorKind::Timeout,
+                    ..
+                }
+        ),
+        "{err:?}"
+    );
+    // Without the fault the same client answers.
+    assert!(c.balance().is_ok());
 }
 
 pub fn long_retry_after_is_a_typed_error<A: ClientAdapter>() {
