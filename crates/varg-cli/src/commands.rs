@@ -132,13 +132,25 @@ async fn connect(global: &Global, printer: Printer) -> Result<Ctx, CliError> {
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .map(str::to_owned);
-    let key = varg_core::config::resolve_api_key(&varg_core::config::KeySources {
+    let sources = varg_core::config::KeySources {
         explicit,
         env: None,
         credentials_file: credentials.as_deref(),
-    })
-    .ok()
-    .map(|(key, _)| key);
+    };
+    let key = match varg_core::config::resolve_api_key(&sources) {
+        Ok((key, _)) => Some(key),
+        // No key anywhere: run on the built-in emulator (below).
+        Err(_) if credentials.is_none() => None,
+        // A credentials file that cannot be read as one is reported, not silently replaced
+        // by the emulator.
+        Err(err) => {
+            return Err(CliError {
+                code: 3,
+                message: format!("~/.varg/credentials: {err}"),
+                job_id: None,
+            });
+        }
+    };
 
     let mut emulator = None;
     let (key, base_url) = match (key, global.emulator) {

@@ -356,3 +356,34 @@ fn batch_resumes_after_being_killed_without_creating_jobs_twice() {
     Command::from_std(third).assert().success();
     assert_eq!(emu.jobs_created(), 4);
 }
+
+#[test]
+fn credentials_file_is_used_and_a_broken_one_is_reported() {
+    let emu = emulator();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".varg")).unwrap();
+    let credentials = home.path().join(".varg/credentials");
+    // A key from the credentials file reaches the configured gateway.
+    std::fs::write(
+        &credentials,
+        r#"{"api_key":"varg_from_file","email":"a@b.c"}"#,
+    )
+    .unwrap();
+    varg()
+        .env("HOME", home.path())
+        .args(["--base-url", &emu.base_url(), "balance"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("emulator").not());
+    let log = emu.request_log();
+    let last = log.iter().rev().find(|r| r.route == "getBalance").unwrap();
+    assert_eq!(last.header("authorization"), Some("Bearer varg_from_file"));
+    // A broken file is an error (exit 3), not a silent switch to the emulator.
+    std::fs::write(&credentials, "not json").unwrap();
+    varg()
+        .env("HOME", home.path())
+        .args(["balance"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("credentials"));
+}
