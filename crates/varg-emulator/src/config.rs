@@ -18,6 +18,10 @@ pub enum Fault {
     },
     /// Close the connection before any response byte is written.
     Reset,
+    /// Do the work (create the job, store the upload, ...), then close the connection
+    /// before any response byte is written: the answer is lost after the server acted. A
+    /// client must not repeat a job-creating request on this, or it pays twice.
+    ResetAfterWork,
     /// Wait this long, then answer normally.
     Delay(Duration),
     /// For `GET /jobs/{id}/stream`: close the stream after this many `status` events, even if

@@ -288,7 +288,8 @@ async fn apply_fault(fault: Fault, req: &mut Request) -> Result<(), Response> {
             retry_after_secs,
             &format!("Rate limit exceeded, retry after {retry_after_secs} seconds"),
         )),
-        Fault::Reset => {
+        // Outside `/v1` there is no work to do first: the same as `Reset`.
+        Fault::Reset | Fault::ResetAfterWork => {
             if let Some(kill) = req.extensions().get::<ConnKill>() {
                 kill.0.notify_one();
             }
@@ -345,11 +346,29 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 
 async fn v1_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let route = record(&state, &req);
-    if let Some(fault) = next_fault(&state, &route)
-        && let Err(response) = apply_fault(fault, &mut req).await
-    {
-        return response;
+    match next_fault(&state, &route) {
+        Some(Fault::ResetAfterWork) => {
+            if let Some(kill) = req.extensions().get::<ConnKill>().map(|k| Arc::clone(&k.0)) {
+                // Let the handler act, then drop the connection instead of answering.
+                let _ = v1_checked(state, req, next).await;
+                kill.notify_one();
+                // The accept loop drops the connection; never answer.
+                std::future::pending::<()>().await;
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        }
+        Some(fault) => {
+            if let Err(response) = apply_fault(fault, &mut req).await {
+                return response;
+            }
+        }
+        None => {}
     }
+    v1_checked(state, req, next).await
+}
+
+/// The rest of the `/v1` guard: authentication and limits, then the handler.
+async fn v1_checked(state: AppState, mut req: Request, next: Next) -> Response {
     let Some(key) = bearer(req.headers()) else {
         return api_error(
             StatusCode::UNAUTHORIZED,

@@ -117,6 +117,7 @@ macro_rules! scenario_suite {
             burst_of_5xx_is_retried_for_reads,
             create_is_not_retried_after_a_502,
             create_is_retried_after_a_503,
+            create_whose_answer_is_lost_is_not_repeated,
             deadline_cancels_when_asked,
             deadline_without_cancel_leaves_the_job,
             failed_job_is_a_typed_error_with_the_job,
@@ -434,6 +435,22 @@ pub fn create_is_retried_after_a_503<A: ClientAdapter>() {
     c.create_image(&image("not billed")).unwrap();
     assert_eq!(count(&emu, "createImage"), 2);
     assert_eq!(emu.jobs_created(), 1);
+}
+
+/// The server created the job and the connection dropped before its answer: the client
+/// cannot know the job id (v1 has no idempotency key), and must not pay twice by sending
+/// the POST again.
+pub fn create_whose_answer_is_lost_is_not_repeated<A: ClientAdapter>() {
+    let (emu, c) = setup::<A>();
+    emu.push_fault("createImage", Fault::ResetAfterWork);
+    let err = c.create_image(&image("answer lost")).unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(count(&emu, "createImage"), 1);
+    assert_eq!(emu.jobs_created(), 1);
+    // A read after the same fault is simply repeated: a GET does nothing twice.
+    emu.push_fault("getBalance", Fault::ResetAfterWork);
+    assert!(c.balance().is_ok());
+    assert_eq!(count(&emu, "getBalance"), 2);
 }
 
 pub fn deadline_cancels_when_asked<A: ClientAdapter>() {
