@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::Instrument;
 use varg_core::config::{
-    CacheMode, Config, KeySources, Provider, ProviderKeys, RequestOptions, credentials_path,
-    resolve_api_key, resolve_base_url,
+    CacheMode, Config, Environment, KeySources, Provider, ProviderKeys, RequestOptions,
+    resolve_api_key, resolve_base_url, resolve_from_environment,
 };
 use varg_core::error::Error;
 use varg_core::ops::{self, JsonOperation, MAX_JSON_BODY_BYTES, ResponseMeta};
@@ -199,28 +199,28 @@ impl ClientBuilder {
 
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let env = |name: &str| std::env::var(name).ok();
-        let (env_key, file, env_base) = if self.from_env {
-            let file = home_dir()
-                .map(|h| credentials_path(&h))
-                .and_then(|p| std::fs::read_to_string(p).ok());
-            (
-                env(varg_core::config::ENV_API_KEY),
-                file,
-                env(varg_core::config::ENV_BASE_URL),
-            )
-        } else {
-            (None, None, None)
-        };
         let explicit = self.api_key.as_ref().map(ApiKey::expose);
-        let (key, _source) = resolve_api_key(&KeySources {
-            explicit,
-            env: env_key.as_deref(),
-            credentials_file: file.as_deref(),
-        })?;
-        let base = resolve_base_url(self.base_url.as_deref(), env_base.as_deref());
+        let (key, base) = if self.from_env {
+            let env = Environment {
+                var: &|name: &str| std::env::var(name).ok(),
+                read_file: &|path: &std::path::Path| std::fs::read_to_string(path).ok(),
+            };
+            let (key, _source, base) =
+                resolve_from_environment(explicit, self.base_url.as_deref(), &env)?;
+            (key, base)
+        } else {
+            let (key, _source) = resolve_api_key(&KeySources {
+                explicit,
+                env: None,
+                credentials_file: None,
+            })?;
+            (
+                key,
+                resolve_base_url(self.base_url.as_deref(), None).to_owned(),
+            )
+        };
         let mut config = Config::builder(key)
-            .base_url(base)
+            .base_url(&base)
             .allow_insecure_http(self.allow_insecure_http)
             .provider_keys(self.provider_keys)
             .timeouts(self.timeouts);
@@ -246,13 +246,6 @@ impl ClientBuilder {
             inner: Arc::new(Inner { config, transport }),
         })
     }
-}
-
-fn home_dir() -> Option<std::path::PathBuf> {
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .filter(|h| !h.is_empty())
-        .map(std::path::PathBuf::from)
 }
 
 /// A uniformly distributed number in `[0, 1)` for the retry and poll jitter.

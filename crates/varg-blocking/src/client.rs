@@ -1,14 +1,12 @@
 //! The blocking [`Client`] and its [`ClientBuilder`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use varg_core::config::{
-    self as core_config, ENV_API_KEY, ENV_BASE_URL, KeySources, RequestOptions,
-};
+use varg_core::config::{self as core_config, KeySources, RequestOptions};
 use varg_core::error::Error;
 use varg_core::ops::{self, JsonOperation, MAX_JSON_BODY_BYTES, ResponseMeta};
 use varg_core::retry::{Decision, Idempotency, Outcome, RandJitter, RetryPolicy, StopReason};
@@ -570,35 +568,23 @@ impl ClientBuilder {
 
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<Client, Error> {
+        let explicit = self.api_key.as_ref().map(ApiKey::expose);
         let (api_key, base_url) = if self.from_env {
-            let env_key = std::env::var(ENV_API_KEY).ok();
-            let env_url = std::env::var(ENV_BASE_URL).ok();
-            let explicit = self.api_key.as_ref().map(|k| k.expose().to_owned());
-            let has_key = explicit.as_deref().is_some_and(|k| !k.trim().is_empty())
-                || env_key.as_deref().is_some_and(|k| !k.trim().is_empty());
-            let credentials = if has_key {
-                None
-            } else {
-                credentials_file().and_then(|p| std::fs::read_to_string(p).ok())
+            let env = core_config::Environment {
+                var: &|name: &str| std::env::var(name).ok(),
+                read_file: &|path: &Path| std::fs::read_to_string(path).ok(),
             };
-            let (key, _) = core_config::resolve_api_key(&KeySources {
-                explicit: explicit.as_deref(),
-                env: env_key.as_deref(),
-                credentials_file: credentials.as_deref(),
-            })?;
-            let url = core_config::resolve_base_url(self.base_url.as_deref(), env_url.as_deref())
-                .to_owned();
-            (key, url)
+            let (key, _source, base) =
+                core_config::resolve_from_environment(explicit, self.base_url.as_deref(), &env)?;
+            (key, base)
         } else {
-            let key = self.api_key.ok_or_else(|| {
-                Error::invalid_config(
-                    "no API key: call api_key(..), or from_env() to read VARG_API_KEY or ~/.varg/credentials",
-                )
+            let (key, _source) = core_config::resolve_api_key(&KeySources {
+                explicit,
+                env: None,
+                credentials_file: None,
             })?;
-            let url = self
-                .base_url
-                .unwrap_or_else(|| core_config::DEFAULT_BASE_URL.to_owned());
-            (key, url)
+            let base = core_config::resolve_base_url(self.base_url.as_deref(), None).to_owned();
+            (key, base)
         };
         let mut timeouts = core_config::DEFAULT_TIMEOUTS;
         if let Some(d) = self.connect_timeout {
@@ -640,12 +626,4 @@ impl ClientBuilder {
             transport,
         })
     }
-}
-
-/// `~/.varg/credentials`, if a home directory is known.
-fn credentials_file() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .filter(|h| !h.is_empty())?;
-    Some(core_config::credentials_path(Path::new(&home)))
 }

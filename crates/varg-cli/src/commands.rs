@@ -1,5 +1,6 @@
 //! Command implementations.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use varg_async::{Client, WaitOptions};
 use varg_core::CacheMode;
+use varg_core::config::{Environment, is_loopback_url, resolve_base_url, resolve_from_environment};
 use varg_emulator::{Emulator, EmulatorHandle};
 use varg_types::common::is_http_url;
 use varg_types::model::{CATALOGUE, ModelInfo};
@@ -121,26 +123,23 @@ pub async fn run(cli: Cli, printer: Printer) -> Result<(), CliError> {
 
 /// Builds the client: the configured gateway, or the in-process emulator when there is no key.
 async fn connect(global: &Global, printer: Printer) -> Result<Ctx, CliError> {
-    let credentials = home_dir()
-        .map(|home| varg_core::config::credentials_path(&home))
-        .and_then(|path| std::fs::read_to_string(path).ok());
-    // An empty VARG_API_KEY / VARG_BASE_URL counts as unset.
-    let explicit = global.api_key.as_deref().filter(|k| !k.trim().is_empty());
-    let base_url = global
-        .base_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned);
-    let sources = varg_core::config::KeySources {
-        explicit,
-        env: None,
-        credentials_file: credentials.as_deref(),
+    // The key from --api-key / VARG_API_KEY, else ~/.varg/credentials; the base URL from
+    // --base-url / VARG_BASE_URL. Empty values count as unset.
+    let file_read = Cell::new(false);
+    let read_file = |path: &Path| {
+        let text = std::fs::read_to_string(path).ok();
+        file_read.set(text.is_some());
+        text
     };
-    let key = match varg_core::config::resolve_api_key(&sources) {
-        Ok((key, _)) => Some(key),
+    let env = Environment {
+        var: &|name: &str| std::env::var(name).ok(),
+        read_file: &read_file,
+    };
+    let explicit_base = global.base_url.as_deref();
+    let key = match resolve_from_environment(global.api_key.as_deref(), explicit_base, &env) {
+        Ok((key, _, base)) => Some((key, base)),
         // No key anywhere: run on the built-in emulator (below).
-        Err(_) if credentials.is_none() => None,
+        Err(_) if !file_read.get() => None,
         // A credentials file that cannot be read as one is reported, not silently replaced
         // by the emulator.
         Err(err) => {
@@ -151,13 +150,14 @@ async fn connect(global: &Global, printer: Printer) -> Result<Ctx, CliError> {
             });
         }
     };
+    let base_url = resolve_base_url(explicit_base, None).to_owned();
 
     let mut emulator = None;
     let (key, base_url) = match (key, global.emulator) {
-        (Some(key), false) => (key, base_url),
-        (None, false) if base_url.as_deref().is_some_and(is_loopback_url) => {
+        (Some((key, base)), false) => (key, Some(base)),
+        (None, false) if is_loopback_url(&base_url) => {
             // A local gateway (such as `varg emulator`) accepts any varg_ key.
-            (varg_core::ApiKey::from("varg_local"), base_url)
+            (varg_core::ApiKey::from("varg_local"), Some(base_url))
         }
         _ => {
             let handle = Emulator::builder()
@@ -205,22 +205,6 @@ async fn connect(global: &Global, printer: Printer) -> Result<Ctx, CliError> {
         cancel_on_timeout: global.cancel_on_timeout,
         _emulator: emulator,
     })
-}
-
-fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(PathBuf::from)
-}
-
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or("");
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 /// Turns `PATH_OR_URL` into a URL, uploading a local file first (deduplicated by hash).

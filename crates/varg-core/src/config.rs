@@ -110,6 +110,76 @@ pub fn resolve_api_key(sources: &KeySources<'_>) -> Result<(ApiKey, KeySource), 
     )))
 }
 
+/// How a caller reads its environment: the clients pass `std::env::var` and
+/// `std::fs::read_to_string`, tests pass maps. The IO stays with the caller.
+pub struct Environment<'a> {
+    /// Reads an environment variable (`None` when unset or not Unicode).
+    pub var: &'a dyn Fn(&str) -> Option<String>,
+    /// Reads a whole file (`None` when it does not exist or cannot be read).
+    pub read_file: &'a dyn Fn(&Path) -> Option<String>,
+}
+
+/// The home directory as the environment names it: `HOME`, else `USERPROFILE` (empty
+/// values count as unset).
+pub fn home_dir(env: &Environment<'_>) -> Option<PathBuf> {
+    [(env.var)("HOME"), (env.var)("USERPROFILE")]
+        .into_iter()
+        .flatten()
+        .find(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The key and base URL from the explicit values, else the environment: the key from
+/// `explicit_key`, `VARG_API_KEY`, then the credentials file (read only when neither gave a
+/// key); the base URL from `explicit_base_url`, `VARG_BASE_URL`, then the default. This is
+/// [`resolve_api_key`] and [`resolve_base_url`] fed by `env`, shared by every client.
+///
+/// ```
+/// use std::path::Path;
+/// use varg_core::config::{Environment, KeySource, resolve_from_environment};
+///
+/// let var = |name: &str| match name {
+///     "HOME" => Some("/home/ada".to_owned()),
+///     "VARG_BASE_URL" => Some("http://127.0.0.1:8787/v1".to_owned()),
+///     _ => None,
+/// };
+/// let read_file = |path: &Path| {
+///     (path == Path::new("/home/ada/.varg/credentials")).then(|| r#"{"api_key":"varg_file"}"#.to_owned())
+/// };
+/// let env = Environment { var: &var, read_file: &read_file };
+/// let (key, source, base) = resolve_from_environment(None, None, &env).unwrap();
+/// assert_eq!((key.expose(), source), ("varg_file", KeySource::CredentialsFile));
+/// assert_eq!(base, "http://127.0.0.1:8787/v1");
+/// ```
+pub fn resolve_from_environment(
+    explicit_key: Option<&str>,
+    explicit_base_url: Option<&str>,
+    env: &Environment<'_>,
+) -> Result<(ApiKey, KeySource, String), Error> {
+    let env_key = (env.var)(ENV_API_KEY);
+    let present = |v: Option<&str>| v.is_some_and(|v| !v.trim().is_empty());
+    let credentials_file = if present(explicit_key) || present(env_key.as_deref()) {
+        None
+    } else {
+        home_dir(env).and_then(|home| (env.read_file)(&credentials_path(&home)))
+    };
+    let (key, source) = resolve_api_key(&KeySources {
+        explicit: explicit_key,
+        env: env_key.as_deref(),
+        credentials_file: credentials_file.as_deref(),
+    })?;
+    let env_base = (env.var)(ENV_BASE_URL);
+    let base = resolve_base_url(explicit_base_url, env_base.as_deref()).to_owned();
+    Ok((key, source, base))
+}
+
+/// `true` when `url` parses and its host is a loopback host (see [`is_loopback_host`]).
+pub fn is_loopback_url(url: &str) -> bool {
+    Url::parse(url.trim())
+        .ok()
+        .is_some_and(|u| u.host().is_some_and(|h| is_loopback_host(&h)))
+}
+
 /// Picks the base URL: the explicit one, else `VARG_BASE_URL`, else [`DEFAULT_BASE_URL`].
 /// Blank values count as absent. (Validation happens in [`ConfigBuilder::build`].)
 pub fn resolve_base_url<'a>(explicit: Option<&'a str>, env: Option<&'a str>) -> &'a str {
@@ -540,6 +610,69 @@ impl RequestOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn environment_resolution_reads_the_file_only_when_needed() {
+        let reads = Cell::new(0);
+        let read_file = |_: &Path| {
+            reads.set(reads.get() + 1);
+            Some(r#"{"api_key":"varg_file"}"#.to_owned())
+        };
+        let with = |key: Option<&'static str>| {
+            move |name: &str| match name {
+                "HOME" => Some("/h".to_owned()),
+                ENV_API_KEY => key.map(str::to_owned),
+                _ => None,
+            }
+        };
+        let var = with(Some("varg_env"));
+        let env = Environment {
+            var: &var,
+            read_file: &read_file,
+        };
+        let (key, source, base) = resolve_from_environment(None, None, &env).unwrap();
+        assert_eq!((key.expose(), source), ("varg_env", KeySource::Environment));
+        assert_eq!(base, DEFAULT_BASE_URL);
+        let (key, source, _) = resolve_from_environment(Some("varg_x"), None, &env).unwrap();
+        assert_eq!((key.expose(), source), ("varg_x", KeySource::Explicit));
+        assert_eq!(reads.get(), 0, "a key was found before the file was needed");
+        let var = with(Some(" "));
+        let env = Environment {
+            var: &var,
+            read_file: &read_file,
+        };
+        let (key, source, _) =
+            resolve_from_environment(None, Some("http://localhost:1/v1"), &env).unwrap();
+        assert_eq!(
+            (key.expose(), source),
+            ("varg_file", KeySource::CredentialsFile)
+        );
+        assert_eq!(reads.get(), 1);
+        let no_file = |_: &Path| None;
+        let var = with(None);
+        let env = Environment {
+            var: &var,
+            read_file: &no_file,
+        };
+        assert!(resolve_from_environment(None, None, &env).is_err());
+        let empty_home = |name: &str| (name == "HOME").then(String::new);
+        let env = Environment {
+            var: &empty_home,
+            read_file: &no_file,
+        };
+        assert_eq!(home_dir(&env), None);
+    }
+
+    #[test]
+    fn loopback_urls() {
+        assert!(is_loopback_url("http://127.0.0.1:8787/v1"));
+        assert!(is_loopback_url("http://localhost/v1"));
+        assert!(is_loopback_url("http://[::1]:9/v1"));
+        assert!(!is_loopback_url("https://api.varg.ai/v1"));
+        assert!(!is_loopback_url("http://127.0.0.1.example.com/v1"));
+        assert!(!is_loopback_url("not a url"));
+    }
 
     #[test]
     fn base_url_rules() {
