@@ -116,21 +116,7 @@ pub fn extension(job: &Job) -> String {
         .output
         .as_ref()
         .and_then(|o| o.media_type.as_deref())
-        .and_then(|t| {
-            Some(match t.split(';').next()?.trim() {
-                "image/png" => "png",
-                "image/jpeg" => "jpg",
-                "image/webp" => "webp",
-                "image/gif" => "gif",
-                "video/mp4" => "mp4",
-                "video/webm" => "webm",
-                "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
-                "audio/mpeg" => "mp3",
-                "application/json" => "json",
-                "text/plain" => "txt",
-                _ => return None,
-            })
-        });
+        .and_then(varg_core::ops::extension_for_media_type);
     if let Some(ext) = from_type {
         return ext.to_owned();
     }

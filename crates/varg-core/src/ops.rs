@@ -461,27 +461,55 @@ pub fn media_type_for_path(path: &Path) -> Option<&'static str> {
     media_type_for_extension(path.extension()?.to_str()?)
 }
 
+/// File extensions and their media types, for the common upload and output kinds. Where
+/// several extensions share a type, the first one is the type's usual extension.
+const MEDIA_TYPES: &[(&str, &str)] = &[
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("webp", "image/webp"),
+    ("gif", "image/gif"),
+    ("mp4", "video/mp4"),
+    ("mov", "video/quicktime"),
+    ("webm", "video/webm"),
+    ("mp3", "audio/mpeg"),
+    ("wav", "audio/wav"),
+    ("wav", "audio/x-wav"),
+    ("wav", "audio/wave"),
+    ("m4a", "audio/mp4"),
+    ("ogg", "audio/ogg"),
+    ("flac", "audio/flac"),
+    ("json", "application/json"),
+    ("txt", "text/plain"),
+    ("srt", "text/plain"),
+    ("vtt", "text/plain"),
+];
+
 /// The media type of a file extension (without the dot, case-insensitive), for the
 /// common upload kinds; see [`media_type_for_path`].
 pub fn media_type_for_extension(extension: &str) -> Option<&'static str> {
-    let ext = extension.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "mp4" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "m4a" => "audio/mp4",
-        "ogg" => "audio/ogg",
-        "flac" => "audio/flac",
-        "json" => "application/json",
-        "txt" | "srt" | "vtt" => "text/plain",
-        _ => return None,
-    })
+    MEDIA_TYPES
+        .iter()
+        .find(|(ext, _)| ext.eq_ignore_ascii_case(extension))
+        .map(|(_, media_type)| *media_type)
+}
+
+/// The usual file extension (without the dot) of a media type such as `image/png` or
+/// `audio/wav; codecs=1` (parameters and case are ignored): the reverse of
+/// [`media_type_for_extension`], from the same table.
+///
+/// ```
+/// use varg_core::ops::extension_for_media_type;
+/// assert_eq!(extension_for_media_type("image/jpeg"), Some("jpg"));
+/// assert_eq!(extension_for_media_type("Audio/X-WAV"), Some("wav"));
+/// assert_eq!(extension_for_media_type("application/x-unknown"), None);
+/// ```
+pub fn extension_for_media_type(media_type: &str) -> Option<&'static str> {
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    MEDIA_TYPES
+        .iter()
+        .find(|(_, t)| t.eq_ignore_ascii_case(essence))
+        .map(|(ext, _)| *ext)
 }
 
 /// The output URL of a job to download, or [`Error::NoOutput`] (carrying the job) when the
