@@ -188,3 +188,55 @@ macro_rules! string_newtype {
         }
     };
 }
+
+/// The `provider_option` / `provider_options` setters of a request with a
+/// `provider_options: Option<ProviderOptions>` field.
+macro_rules! provider_option_setters {
+    ($ty:ty) => {
+        impl $ty {
+            /// Sets one provider option.
+            pub fn provider_option(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<::serde_json::Value>,
+            ) -> Self {
+                self.provider_options
+                    .get_or_insert_with(Default::default)
+                    .insert(key.into(), value.into());
+                self
+            }
+
+            /// Replaces all provider options.
+            pub fn provider_options(
+                mut self,
+                options: $crate::v1::common::ProviderOptions,
+            ) -> Self {
+                self.provider_options = Some(options);
+                self
+            }
+        }
+    };
+}
+
+/// The `file` / `files` setters of a request with a `files: Option<Vec<FileRef>>` field.
+macro_rules! file_setters {
+    ($ty:ty) => {
+        impl $ty {
+            /// Appends one input file.
+            pub fn file(mut self, file: impl Into<$crate::v1::common::FileRef>) -> Self {
+                self.files.get_or_insert_with(Vec::new).push(file.into());
+                self
+            }
+
+            /// Replaces the input files.
+            pub fn files<I, F>(mut self, files: I) -> Self
+            where
+                I: IntoIterator<Item = F>,
+                F: Into<$crate::v1::common::FileRef>,
+            {
+                self.files = Some(files.into_iter().map(Into::into).collect());
+                self
+            }
+        }
+    };
+}

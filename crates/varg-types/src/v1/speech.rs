@@ -1,7 +1,6 @@
 //! `POST /speech`: text to speech.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::common::ProviderOptions;
 use super::model::ModelId;
@@ -93,21 +92,9 @@ impl SpeechRequest {
         self.voice = Some(voice.into());
         self
     }
-
-    /// Sets one provider option.
-    pub fn provider_option(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.provider_options
-            .get_or_insert_with(Default::default)
-            .insert(key.into(), value.into());
-        self
-    }
-
-    /// Replaces all provider options.
-    pub fn provider_options(mut self, options: ProviderOptions) -> Self {
-        self.provider_options = Some(options);
-        self
-    }
 }
+
+provider_option_setters!(SpeechRequest);
 
 impl Validate for SpeechRequest {
     fn validate(&self) -> Result<(), ValidationError> {

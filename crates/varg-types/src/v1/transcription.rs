@@ -1,7 +1,6 @@
 //! `POST /transcription`: speech to text.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::common::ProviderOptions;
 use super::model::ModelId;
@@ -47,21 +46,9 @@ impl TranscriptionRequest {
         self.language = Some(language.into());
         self
     }
-
-    /// Sets one provider option.
-    pub fn provider_option(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.provider_options
-            .get_or_insert_with(Default::default)
-            .insert(key.into(), value.into());
-        self
-    }
-
-    /// Replaces all provider options.
-    pub fn provider_options(mut self, options: ProviderOptions) -> Self {
-        self.provider_options = Some(options);
-        self
-    }
 }
+
+provider_option_setters!(TranscriptionRequest);
 
 impl Validate for TranscriptionRequest {
     fn validate(&self) -> Result<(), ValidationError> {

@@ -1,7 +1,6 @@
 //! `POST /video`: generation, editing, motion control, lip sync and upscaling.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::common::{AspectRatio, Capability, FileRef, ProviderOptions};
 use super::image::{check_aspect_ratio, check_file_count};
@@ -62,37 +61,10 @@ impl VideoRequest {
         self.aspect_ratio = Some(aspect_ratio.into());
         self
     }
-
-    /// Appends one input file.
-    pub fn file(mut self, file: impl Into<FileRef>) -> Self {
-        self.files.get_or_insert_with(Vec::new).push(file.into());
-        self
-    }
-
-    /// Replaces the input files.
-    pub fn files<I, F>(mut self, files: I) -> Self
-    where
-        I: IntoIterator<Item = F>,
-        F: Into<FileRef>,
-    {
-        self.files = Some(files.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Sets one provider option.
-    pub fn provider_option(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.provider_options
-            .get_or_insert_with(Default::default)
-            .insert(key.into(), value.into());
-        self
-    }
-
-    /// Replaces all provider options.
-    pub fn provider_options(mut self, options: ProviderOptions) -> Self {
-        self.provider_options = Some(options);
-        self
-    }
 }
+
+provider_option_setters!(VideoRequest);
+file_setters!(VideoRequest);
 
 impl Validate for VideoRequest {
     fn validate(&self) -> Result<(), ValidationError> {
