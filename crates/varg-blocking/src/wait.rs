@@ -35,7 +35,6 @@ struct Driver {
     waiter: Waiter,
     job_id: JobId,
     origin: Instant,
-    deadline_at: Option<Instant>,
     next: Option<Action>,
     stream: Option<(ResponseBody, SseDecoder)>,
     last_event_id: Option<String>,
@@ -45,7 +44,6 @@ struct Driver {
 impl Driver {
     fn new(client: &Client, job: Option<Job>, job_id: JobId, policy: WaitPolicy) -> Self {
         let origin = Instant::now();
-        let deadline_at = policy.deadline.and_then(|d| origin.checked_add(d));
         let waiter = match job {
             Some(job) => Waiter::new(job, policy, Duration::ZERO, RandJitter),
             None => Waiter::for_job_id(job_id.clone(), policy, Duration::ZERO, RandJitter),
@@ -55,7 +53,6 @@ impl Driver {
             waiter,
             job_id,
             origin,
-            deadline_at,
             next: None,
             stream: None,
             last_event_id: None,
@@ -139,8 +136,7 @@ impl Driver {
         let mut request = prepared.with_body(Body::Empty);
         // A stream that outlives the deadline ends with a timeout, so that a blocking read
         // never oversleeps it.
-        if let Some(at) = self.deadline_at {
-            let left = at.saturating_duration_since(Instant::now());
+        if let Some(left) = self.waiter.until_deadline(self.now()) {
             let mut timeouts = request
                 .extensions()
                 .get::<RequestTimeouts>()

@@ -549,7 +549,9 @@ impl Waiter {
         }
     }
 
-    fn until_deadline(&self, now: Duration) -> Option<Duration> {
+    /// How long the wait may still last at `now` (zero once the deadline has passed);
+    /// `None` without a deadline. A client bounds its blocking reads of the stream with it.
+    pub fn until_deadline(&self, now: Duration) -> Option<Duration> {
         self.deadline.map(|d| d.saturating_sub(now))
     }
 
