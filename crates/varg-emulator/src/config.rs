@@ -109,6 +109,7 @@ pub(crate) struct Config {
     pub(crate) random_faults: Option<RandomFaults>,
     pub(crate) scripted: Vec<(String, Fault)>,
     pub(crate) long_side: u32,
+    pub(crate) accept_any_model: bool,
 }
 
 impl Default for Config {
@@ -132,6 +133,7 @@ impl Default for Config {
             random_faults: None,
             scripted: Vec::new(),
             long_side: 1024,
+            accept_any_model: false,
         }
     }
 }
@@ -282,6 +284,15 @@ impl EmulatorBuilder {
     /// for one route are used in order, one per request.
     pub fn fault(mut self, route: impl Into<String>, fault: Fault) -> Self {
         self.config.scripted.push((route.into(), fault));
+        self
+    }
+
+    /// Accept any model id on the generation endpoints (default `false`: a model that is not
+    /// in the catalogue of [`varg_types::model`] for the endpoint's capability gets 400
+    /// `ValidationError` with `field: "model"`, as from the gateway). For models newer than
+    /// the catalogue.
+    pub fn accept_any_model(mut self, accept: bool) -> Self {
+        self.config.accept_any_model = accept;
         self
     }
 }

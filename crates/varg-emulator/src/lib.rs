@@ -79,7 +79,7 @@ impl EmulatorBuilder {
     pub async fn start(self) -> std::io::Result<EmulatorHandle> {
         let listener = TcpListener::bind(self.config.addr).await?;
         let addr = listener.local_addr()?;
-        let origin = format!("http://{addr}");
+        let origin = format!("http://{}", connectable(addr));
         let upload_dir = tempfile::Builder::new()
             .prefix("varg-emulator-")
             .tempdir()?;
@@ -117,6 +117,21 @@ impl EmulatorBuilder {
             runtime: Some(runtime),
         })
     }
+}
+
+/// The address a client can connect to: a wildcard bind (`0.0.0.0`, `[::]`) is reached
+/// through the loopback address of its family, on the real port.
+fn connectable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        other => other,
+    };
+    SocketAddr::new(ip, addr.port())
 }
 
 async fn accept_loop(listener: TcpListener, app: axum::Router, mut stop: watch::Receiver<bool>) {
@@ -181,7 +196,9 @@ impl std::fmt::Debug for EmulatorHandle {
 }
 
 impl EmulatorHandle {
-    /// The API base URL, `http://127.0.0.1:PORT/v1`.
+    /// The API base URL, `http://127.0.0.1:PORT/v1`. When bound to a wildcard address
+    /// (`0.0.0.0`, `[::]`), the host is the loopback address of that family (`127.0.0.1`,
+    /// `[::1]`), so the URL is always one a client can connect to.
     pub fn base_url(&self) -> String {
         format!("{}/v1", self.origin)
     }

@@ -530,6 +530,18 @@ fn resolve_model(model: &ModelId, capability: &Capability) -> String {
     format!("{}:{}", provider.to_ascii_lowercase(), parsed.model)
 }
 
+/// The gateway's answer to a model it does not serve for `capability`: 400 with
+/// `field: "model"`, naming the capability the model belongs to or a close documented one.
+/// Skipped with [`crate::EmulatorBuilder::accept_any_model`].
+fn check_model(state: &Shared, model: &ModelId, capability: &Capability) -> Result<(), Response> {
+    if state.config.accept_any_model {
+        return Ok(());
+    }
+    varg_types::model::check(model.as_str(), capability)
+        .map(|_| ())
+        .map_err(|unknown| validation("model", unknown.to_string()))
+}
+
 fn price_for(state: &Shared, name: &str, capability: &Capability, model: Option<&ModelId>) -> i64 {
     if let Some(p) = state.config.prices.get(name) {
         return *p;
@@ -975,6 +987,9 @@ async fn create_image(
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Err(r) = check_model(&state, &req.model, &Capability::Image) {
+        return r;
+    }
     let ratio = req
         .aspect_ratio
         .as_ref()
@@ -1008,6 +1023,9 @@ async fn create_video(
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Err(r) = check_model(&state, &req.model, &Capability::Video) {
+        return r;
+    }
     let ratio = req
         .aspect_ratio
         .as_ref()
@@ -1054,6 +1072,9 @@ async fn create_speech(
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Err(r) = check_model(&state, &req.model, &Capability::Speech) {
+        return r;
+    }
     let voice = req
         .voice
         .as_ref()
@@ -1092,6 +1113,9 @@ async fn create_music(
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Err(r) = check_model(&state, &req.model, &Capability::Music) {
+        return r;
+    }
     let duration = req.duration.unwrap_or(30.0);
     if !(duration.is_finite() && duration > 0.0 && duration <= 600.0) {
         return validation("duration", "duration must be between 0 and 600 seconds");
@@ -1122,6 +1146,9 @@ async fn create_transcription(
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Err(r) = check_model(&state, &req.model, &Capability::Transcription) {
+        return r;
+    }
     let hash = input_hash(&state, &req.audio_url);
     let job_id = new_job_id(&state);
     let name = format!("{job_id}.{}", "json");

@@ -145,6 +145,10 @@ pub(crate) struct Inner {
     pub scripted: HashMap<String, VecDeque<Fault>>,
     pub rng: StdRng,
     pub next_id: u64,
+    /// Per-process randomness from the OS, mixed into ids so that two runs (which may share
+    /// a state directory) never hand out the same id. Not the fault seed: faults stay
+    /// reproducible.
+    pub id_salt: u64,
     pub sse_mode: SseMode,
 }
 
@@ -177,6 +181,7 @@ impl Shared {
             scripted,
             rng: StdRng::seed_from_u64(config.seed),
             next_id: 0,
+            id_salt: rand::random(),
             sse_mode: config.sse_mode,
         };
         Arc::new(Self {
@@ -195,11 +200,14 @@ impl Shared {
 }
 
 impl Inner {
-    /// A fresh id with `prefix`, unique for this emulator, e.g. `job_0001a3`.
+    /// A fresh id with `prefix` and 12 hex digits, e.g. `job_3f09c2a17be4`: a counter mixed
+    /// with the per-process salt, so ids do not repeat within a run nor (in practice) across
+    /// runs.
     pub(crate) fn new_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{prefix}{}", self.next_id).as_bytes());
-        format!("{prefix}_{:04}{}", self.next_id, &hex::encode(digest)[..8])
+        let digest =
+            Sha256::digest(format!("{prefix}:{}:{}", self.id_salt, self.next_id).as_bytes());
+        format!("{prefix}_{}", &hex::encode(digest)[..12])
     }
 }

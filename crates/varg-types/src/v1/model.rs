@@ -482,3 +482,258 @@ pub fn by_capability(capability: Capability) -> impl Iterator<Item = &'static Mo
         .iter()
         .filter(move |m| m.kind.capability() == capability)
 }
+
+/// The first catalogue entry named `model`, whatever its capability (a `provider:` prefix
+/// is ignored): tells which endpoint a model belongs to when it was sent to another one.
+///
+/// ```
+/// use varg_types::{Capability, model::lookup_any};
+/// assert_eq!(lookup_any("kling-v3").unwrap().capability(), Capability::Video);
+/// assert_eq!(lookup_any("fal:flux-pro").unwrap().capability(), Capability::Image);
+/// assert!(lookup_any("brand-new-model").is_none());
+/// ```
+pub fn lookup_any(model: &str) -> Option<&'static ModelInfo> {
+    let bare = ModelRef::parse(model).model;
+    CATALOGUE.iter().find(|m| m.id.as_str() == bare)
+}
+
+/// The documented model of `capability` closest to `model`, if one is close enough to be
+/// a likely typo: the same name up to case and separators (`-`, `_`, `.`, `/`, space), or
+/// within a small edit distance (one edit per four characters, at most three; a swap of
+/// two neighbours counts as one). A `provider:` prefix is ignored. `None` for a model that
+/// is in the catalogue under exactly that name.
+///
+/// ```
+/// use varg_types::{Capability, model::suggest};
+/// let hit = suggest("flux-shnell", &Capability::Image).unwrap();
+/// assert_eq!(hit.id.as_str(), "flux-schnell");
+/// assert_eq!(suggest("Eleven-V3", &Capability::Speech).unwrap().id.as_str(), "eleven_v3");
+/// assert!(suggest("stable-diffusion", &Capability::Image).is_none());
+/// ```
+pub fn suggest(model: &str, capability: &Capability) -> Option<&'static ModelInfo> {
+    let bare = ModelRef::parse(model).model;
+    if lookup(capability, &bare).is_some() {
+        return None;
+    }
+    let wanted = normalise(&bare);
+    let limit = (wanted.len() / 4).clamp(1, 3);
+    let mut best: Option<(usize, &'static ModelInfo)> = None;
+    for info in CATALOGUE
+        .iter()
+        .filter(|m| &m.kind.capability() == capability)
+    {
+        let distance = edit_distance(&wanted, &normalise(info.id.as_str()));
+        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, info));
+        }
+    }
+    best.map(|(_, info)| info)
+}
+
+/// Why [`check`] refused a model; its `Display` is the message to show, e.g.
+/// `model "flux-shnell" is not a known image model; did you mean "flux-schnell"?`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UnknownModel {
+    /// The model as given (with its `provider:` prefix, if any).
+    pub model: String,
+    /// The capability it was sent to.
+    pub capability: Capability,
+    /// The model under another capability, when it is documented there.
+    pub other: Option<&'static ModelInfo>,
+    /// A close documented model of the same capability (see [`suggest`]).
+    pub suggestion: Option<&'static ModelInfo>,
+}
+
+impl UnknownModel {
+    /// The suggested id as it should be sent: with the caller's `provider:` prefix kept.
+    pub fn suggested_id(&self) -> Option<String> {
+        let info = self.suggestion?;
+        Some(match ModelRef::parse(&self.model).provider {
+            Some(provider) => format!("{provider}:{}", info.id),
+            None => info.id.as_str().to_owned(),
+        })
+    }
+}
+
+/// "an image", "a video", ...
+fn with_article(capability: &Capability) -> String {
+    let name = capability.as_str();
+    let vowel = name
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiou".contains(c.to_ascii_lowercase()));
+    format!("{} {name}", if vowel { "an" } else { "a" })
+}
+
+impl fmt::Display for UnknownModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(other) = self.other {
+            return write!(
+                f,
+                "model {:?} is {} model, not {} model",
+                self.model,
+                with_article(&other.capability()),
+                with_article(&self.capability)
+            );
+        }
+        write!(
+            f,
+            "model {:?} is not a known {} model",
+            self.model,
+            self.capability.as_str()
+        )?;
+        if let Some(id) = self.suggested_id() {
+            write!(f, "; did you mean {id:?}?")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownModel {}
+
+/// Checks `model` against the catalogue as the gateway does: the entry for `capability`,
+/// or an [`UnknownModel`] saying which capability the model belongs to instead, or which
+/// documented model is close. A `provider:` prefix is ignored.
+///
+/// ```
+/// use varg_types::{Capability, model::check};
+/// assert!(check("fal:kling-v3", &Capability::Video).is_ok());
+/// let wrong = check("kling-v3", &Capability::Image).unwrap_err();
+/// assert_eq!(wrong.to_string(), r#"model "kling-v3" is a video model, not an image model"#);
+/// let typo = check("flux-shnell", &Capability::Image).unwrap_err();
+/// assert_eq!(
+///     typo.to_string(),
+///     r#"model "flux-shnell" is not a known image model; did you mean "flux-schnell"?"#
+/// );
+/// ```
+pub fn check(model: &str, capability: &Capability) -> Result<&'static ModelInfo, UnknownModel> {
+    if let Some(info) = lookup(capability, model) {
+        return Ok(info);
+    }
+    Err(UnknownModel {
+        model: model.to_owned(),
+        capability: capability.clone(),
+        other: lookup_any(model),
+        suggestion: suggest(model, capability),
+    })
+}
+
+/// Lower case without separators, so `Eleven-V3` and `eleven_v3` compare equal.
+fn normalise(id: &str) -> Vec<char> {
+    id.chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.' | '/' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of
+/// two neighbours each cost one.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(s: &str) -> Vec<char> {
+        s.chars().collect()
+    }
+
+    #[test]
+    fn edit_distance_counts_each_kind_of_edit_once() {
+        assert_eq!(edit_distance(&chars("flux"), &chars("flux")), 0);
+        assert_eq!(
+            edit_distance(&chars("fluxshnell"), &chars("fluxschnell")),
+            1
+        );
+        assert_eq!(edit_distance(&chars("flxu"), &chars("flux")), 1);
+        assert_eq!(edit_distance(&chars("kitten"), &chars("sitting")), 3);
+        assert_eq!(edit_distance(&chars(""), &chars("abc")), 3);
+    }
+
+    #[test]
+    fn suggest_finds_typos_and_separator_variants_within_the_capability() {
+        let id = |m: &str, c: Capability| suggest(m, &c).map(|i| i.id.as_str());
+        assert_eq!(id("flux-shnell", Capability::Image), Some("flux-schnell"));
+        assert_eq!(id("fal:flux-prp", Capability::Image), Some("flux-pro"));
+        assert_eq!(
+            id("kling-v3", Capability::Video),
+            None,
+            "exact names need none"
+        );
+        assert_eq!(id("kling v3", Capability::Video), Some("kling-v3"));
+        assert_eq!(
+            id("KLING-V3-STANDARD", Capability::Video),
+            Some("kling-v3-standard")
+        );
+        assert_eq!(
+            id("eleven-multilingual-v2", Capability::Speech),
+            Some("eleven_multilingual_v2")
+        );
+        assert_eq!(id("whsiper", Capability::Transcription), Some("whisper"));
+        // Far from everything, or a model of another capability: no suggestion.
+        assert_eq!(id("midjourney", Capability::Image), None);
+        assert_eq!(id("kling-v3", Capability::Image), None);
+        assert_eq!(id("x", Capability::Music), None);
+    }
+
+    #[test]
+    fn lookup_any_finds_the_capability_of_a_model() {
+        assert_eq!(
+            lookup_any("eleven_v3").map(ModelInfo::capability),
+            Some(Capability::Speech)
+        );
+        assert_eq!(
+            lookup_any("replicate:whisper").map(ModelInfo::capability),
+            Some(Capability::Transcription)
+        );
+        assert!(lookup_any("next-week-model").is_none());
+    }
+
+    #[test]
+    fn check_messages_name_the_model_and_the_capability() {
+        assert_eq!(
+            check("flux-pro", &Capability::Image).map(|i| i.kind),
+            Ok(ModelKind::TextToImage)
+        );
+        let other = check("flux-pro", &Capability::Speech).unwrap_err();
+        assert_eq!(
+            other.to_string(),
+            r#"model "flux-pro" is an image model, not a speech model"#
+        );
+        let prefixed = check("fal:flux-shnell", &Capability::Image).unwrap_err();
+        assert_eq!(prefixed.suggested_id().as_deref(), Some("fal:flux-schnell"));
+        assert_eq!(
+            prefixed.to_string(),
+            r#"model "fal:flux-shnell" is not a known image model; did you mean "fal:flux-schnell"?"#
+        );
+        let unknown = check("next-week-model", &Capability::Video).unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            r#"model "next-week-model" is not a known video model"#
+        );
+        assert!(unknown.other.is_none() && unknown.suggestion.is_none());
+    }
+}
