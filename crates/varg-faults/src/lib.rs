@@ -9,5 +9,13 @@
 //!   state and no job may be created twice.
 //! - `tests/secret_hygiene.rs`: the API key and the provider (BYOK) keys never appear in
 //!   `Debug`, `Display`, error messages or tracing output, and are sent to no host but the
-//!   gateway (not with output downloads, not across a redirect).
+//!   gateway (not with output downloads, not across a redirect); the TRACE output of every
+//!   dependency (ureq, reqwest, hyper, h2, rustls, through the `log` bridge too), captured
+//!   from real requests over HTTP/1.1 and HTTP/2, holds no key in any encoding.
+//!
+//! Its one module, [`leak`], is the search those tests use: [`leak::find_secret`] finds a
+//! secret in plain text, hex (hexdumps split across lines too), decimal bytes, base64 and
+//! percent-encoding.
 #![deny(missing_docs)]
+
+pub mod leak;

@@ -4,14 +4,18 @@
 //!   the key types;
 //! - never appear in error messages (`Display` and `Debug`) of any kind: API errors, transport
 //!   errors, decode errors, configuration errors, failed jobs;
-//! - never appear in tracing output (a subscriber at TRACE level, with span events, writing
-//!   to a buffer);
+//! - never appear, in any encoding (see `varg_faults::leak`), in the TRACE output of the
+//!   clients and of every dependency: a tracing-subscriber fmt subscriber at TRACE for all
+//!   targets, with span events and the `log` bridge (ureq and ureq-proto log through `log`;
+//!   ureq-proto hex-dumps every request head it writes), over HTTP/1.1 (both clients) and
+//!   HTTP/2 (the async client with prior knowledge, as the emulator speaks h2c);
 //! - are sent to the gateway and to no other host: output downloads carry no `Authorization`
 //!   and no `X-Provider-Key-*` header, and a redirect from the gateway to another host does
 //!   not take them along.
 //!
 //! The emulator runs on a runtime of its own, so the tracing subscriber installed on the test
-//! thread sees the clients' events only.
+//! thread sees the clients' events only (the async tests run a current-thread runtime, so
+//! reqwest's, hyper's and h2's connection tasks run on the test thread too).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -21,6 +25,7 @@ use std::time::Duration;
 use serde_json::json;
 use tracing_subscriber::fmt::format::FmtSpan;
 use varg_emulator::{BlockingEmulator, Emulator, Fault, routes};
+use varg_faults::leak::assert_no_secret;
 
 const KEY: &str = "varg_s3cr3t_hygiene_key_9f2a";
 const WRONG_KEY: &str = "varg_wr0ng_s3cr3t_key_51c7";
@@ -66,8 +71,13 @@ impl Write for Capture {
     }
 }
 
-/// Installs a TRACE subscriber for the current thread, writing to the returned buffer.
+/// Installs a TRACE subscriber for the current thread, writing to the returned buffer. `log`
+/// records (ureq's) reach it through the process-wide `log` bridge, installed once.
 fn capture_tracing() -> (Capture, tracing::subscriber::DefaultGuard) {
+    static BRIDGE: std::sync::Once = std::sync::Once::new();
+    BRIDGE.call_once(|| {
+        tracing_log::LogTracer::init().expect("no other logger in this test binary");
+    });
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -339,6 +349,11 @@ fn async_client_keeps_its_keys() {
     assert_request_log(&emu);
     let traced = capture.text();
     assert!(traced.contains("varg.request"), "nothing traced: {traced}");
+    assert!(
+        traced.contains("TRACE") && traced.contains("reqwest"),
+        "no dependency traced: {traced}"
+    );
+    assert_no_secret("tracing output", &traced, &SECRETS);
     assert_clean("tracing output", &traced);
 }
 
@@ -441,6 +456,71 @@ fn blocking_client_keeps_its_keys() {
     assert_request_log(&emu);
     let traced = capture.text();
     assert!(traced.contains("varg.request"), "nothing traced: {traced}");
+    // ureq-proto's hexdump of the request heads was captured (through the `log` bridge), so
+    // the search below did look at it.
+    assert!(
+        traced.contains("TRACE ureq_proto"),
+        "no ureq hexdump traced: {traced}"
+    );
+    assert_no_secret("tracing output", &traced, &SECRETS);
+    assert_clean("tracing output", &traced);
+}
+
+/// The async client over HTTP/2 (prior knowledge: the emulator speaks h2c): h2 traces every
+/// frame it sends, and none of that output holds a key (the header values are marked
+/// sensitive, so HPACK never indexes them either).
+#[test]
+fn async_client_over_http2_traces_no_key() {
+    use varg_async::{Client, Provider, WaitOptions};
+
+    let emu = emulator();
+    let (capture, _guard) = capture_tracing();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let http2 = || {
+            reqwest::Client::builder()
+                .tls_backend_preconfigured(varg_async::transport::tls_config().unwrap())
+                .redirect(reqwest::redirect::Policy::none())
+                .http2_prior_knowledge()
+                .build()
+                .unwrap()
+        };
+        let client = Client::builder()
+            .api_key(KEY)
+            .base_url(emu.base_url())
+            .provider_key(Provider::Fal, FAL_KEY)
+            .provider_key(Provider::ElevenLabs, ELEVEN_KEY)
+            .retry(fast_retry())
+            .http_client(http2())
+            .build()
+            .unwrap();
+        let job = client
+            .generate_image(&image("hygiene http2"), WaitOptions::new())
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        assert!(client.download(&job, &mut out, None).await.unwrap() > 0);
+        client.balance().await.unwrap();
+        let wrong = Client::builder()
+            .api_key(WRONG_KEY)
+            .base_url(emu.base_url())
+            .http_client(http2())
+            .build()
+            .unwrap();
+        let e = wrong.balance().await.unwrap_err();
+        assert_eq!(e.status().map(|s| s.as_u16()), Some(401));
+    });
+    assert_request_log(&emu);
+    let traced = capture.text();
+    // h2 itself traced the frames (so HTTP/2 was spoken and its output is searched).
+    assert!(
+        traced.contains("TRACE h2::") && traced.contains("Headers"),
+        "no h2 frames traced: {traced}"
+    );
+    assert_no_secret("tracing output", &traced, &SECRETS);
     assert_clean("tracing output", &traced);
 }
 
