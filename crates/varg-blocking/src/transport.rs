@@ -17,11 +17,40 @@
 //! - request bodies are sent from memory or streamed from a reader (with
 //!   `Content-Length` when the length is known, chunked otherwise); response bodies are
 //!   streamed (server-sent events, downloads).
+//!
+//! ## Secrets in ureq's TRACE output
+//!
+//! ureq-proto logs every request head it writes as a hexdump, through the `log` crate at
+//! TRACE level (target `ureq_proto::util`, 16 bytes a line, hex and text columns), and no
+//! ureq setting turns that off. With `RUST_LOG=trace` (env_logger, or a tracing subscriber
+//! with the `log` bridge) the `Authorization` and `X-Provider-Key-*` values would be readable
+//! in that dump. So the key never reaches ureq: before a request is handed over, every
+//! secret header value (any value marked sensitive, and `Authorization`,
+//! `Proxy-Authorization`, `Cookie` and `X-Provider-Key-*` whatever their flag) is replaced by
+//! a random placeholder of the same length, and the agent's connector wraps each connection
+//! in a transport that writes the real value over the placeholder in the outgoing bytes,
+//! after ureq has logged them and before they are sent (or encrypted, for HTTPS). The
+//! placeholders are kept in a thread-local for the duration of the call (ureq sends a
+//! request on the calling thread) and are only substituted in a request head, on a header
+//! line of the right name. Whatever subscriber or logger the program installs, ureq's log
+//! shows placeholders only. (ureq's own DEBUG lines already redact these headers.)
+//!
+//! The agent is always built by this module for that reason: [`UreqTransport::from_agent`]
+//! keeps the configuration of the caller's agent (proxy, TLS, pool, timeouts) but not its
+//! connector or resolver.
 
+use std::cell::RefCell;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use http::header::CONTENT_LENGTH;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, COOKIE, PROXY_AUTHORIZATION};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout,
+    Transport as UreqConnection,
+};
 use varg_core::config::DEFAULT_TIMEOUTS;
 use varg_core::transport::{
     Body, RequestTimeouts, ResponseBody, Transport, TransportError, TransportErrorKind,
@@ -56,19 +85,24 @@ impl UreqTransport {
         let connect = timeouts.connect.unwrap_or(FALLBACK_CONNECT_TIMEOUT);
         let read = timeouts.read.unwrap_or(FALLBACK_READ_TIMEOUT);
         Self {
-            agent: agent_config(connect, read).into(),
+            agent: masking_agent(agent_config(connect, read)),
             connect,
             read,
         }
     }
 
-    /// A transport over an agent the caller configured (proxy, TLS roots, pool size, ...).
-    /// The SDK's rules still apply to every request it sends: status codes are not errors,
-    /// redirects are not followed, and connect and read timeouts are set from the request
-    /// (or [`FALLBACK_CONNECT_TIMEOUT`] / [`FALLBACK_READ_TIMEOUT`]).
+    /// A transport with the configuration of an agent the caller configured (proxy, TLS
+    /// roots, pool size, ...). The SDK's rules still apply to every request it sends: status
+    /// codes are not errors, redirects are not followed, and connect and read timeouts are
+    /// set from the request (or [`FALLBACK_CONNECT_TIMEOUT`] / [`FALLBACK_READ_TIMEOUT`]).
+    ///
+    /// Only the agent's [`ureq::config::Config`] is taken: the transport builds an agent of
+    /// its own from it, with ureq's default connector and resolver wrapped so that no secret
+    /// header value can appear in ureq's TRACE output (see the [module docs](self)). The
+    /// new agent has a connection pool of its own.
     pub fn from_agent(agent: ureq::Agent) -> Self {
         Self {
-            agent,
+            agent: masking_agent(agent.config().clone()),
             connect: FALLBACK_CONNECT_TIMEOUT,
             read: FALLBACK_READ_TIMEOUT,
         }
@@ -102,6 +136,7 @@ impl Transport for UreqTransport {
             .copied()
             .unwrap_or_default();
         let (mut parts, body) = request.into_parts();
+        let masks = mask_secrets(&mut parts.headers)?;
         let send_body = match body {
             Body::Empty => ureq::SendBody::none(),
             Body::Bytes(bytes) => {
@@ -127,7 +162,12 @@ impl Transport for UreqTransport {
             .timeout_per_call(None)
             .timeout_recv_response(timeouts.total)
             .build();
-        let response = self.agent.run(request).map_err(map_error)?;
+        // The head and the body are sent within `run`, on this thread; the placeholders are
+        // forgotten when it returns (or fails).
+        let armed = Armed::new(masks);
+        let response = self.agent.run(request).map_err(map_error);
+        drop(armed);
+        let response = response?;
         let (parts, body) = response.into_parts();
         let reader = body.into_reader();
         let body = match deadline {
@@ -138,6 +178,226 @@ impl Transport for UreqTransport {
             None => ResponseBody::from_reader(reader),
         };
         Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+/// An agent over ureq's default connector and resolver whose connections put the real
+/// secret header values in place of their placeholders (see the module docs).
+fn masking_agent(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        MaskingConnector(DefaultConnector::new()),
+        DefaultResolver::default(),
+    )
+}
+
+/// A secret header value taken out of a request, and the placeholder ureq sees instead.
+struct Mask {
+    name: HeaderName,
+    placeholder: HeaderValue,
+    value: HeaderValue,
+}
+
+/// The masks of the request being sent on this thread, and whether its head has been
+/// written yet.
+struct Pending {
+    masks: Vec<Mask>,
+    head_sent: bool,
+}
+
+thread_local! {
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+/// Makes a request's masks known to the connections on this thread until dropped.
+struct Armed {
+    previous: Option<Pending>,
+}
+
+impl Armed {
+    fn new(masks: Vec<Mask>) -> Self {
+        let pending = (!masks.is_empty()).then_some(Pending {
+            masks,
+            head_sent: false,
+        });
+        let previous = PENDING.with(|cell| cell.replace(pending));
+        Armed { previous }
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        PENDING.with(|cell| {
+            cell.replace(previous);
+        });
+    }
+}
+
+/// Whether a header's value must not reach ureq's logs.
+fn is_secret(name: &HeaderName, value: &HeaderValue) -> bool {
+    value.is_sensitive()
+        || *name == AUTHORIZATION
+        || *name == PROXY_AUTHORIZATION
+        || *name == COOKIE
+        || name.as_str().starts_with("x-provider-key-")
+}
+
+/// Replaces every secret value in `headers` with a random placeholder of the same length
+/// and returns what it replaced.
+fn mask_secrets(headers: &mut HeaderMap) -> Result<Vec<Mask>, TransportError> {
+    let mut masks = Vec::new();
+    for (name, value) in headers.iter_mut() {
+        if value.is_empty() || !is_secret(name, value) {
+            continue;
+        }
+        let mut placeholder = HeaderValue::from_str(&random_token(value.len()))
+            .map_err(|e| TransportError::with_source(TransportErrorKind::Other, e))?;
+        placeholder.set_sensitive(true);
+        let mut secret = std::mem::replace(value, placeholder.clone());
+        secret.set_sensitive(true);
+        masks.push(Mask {
+            name: name.clone(),
+            placeholder,
+            value: secret,
+        });
+    }
+    Ok(masks)
+}
+
+/// `len` random ASCII letters and digits (a placeholder: unique, not secret).
+fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // Each RandomState has fresh keys; SipHash of a counter under them is random enough to
+    // make a placeholder that appears nowhere else in the head.
+    let mut hasher = RandomState::new().build_hasher();
+    let mut token = String::with_capacity(len);
+    let mut bits = 0u64;
+    for i in 0..len {
+        if i % 10 == 0 {
+            hasher.write_usize(i);
+            bits = hasher.finish();
+        }
+        let index = usize::try_from(bits % 62).unwrap_or(0);
+        token.push(char::from(ALPHABET[index]));
+        bits /= 62;
+    }
+    token
+}
+
+/// Writes each mask's real value over its placeholder where the placeholder is the whole
+/// value of a header line of the mask's name in `chunk` (outgoing bytes of a request head).
+fn unmask(chunk: &mut [u8], masks: &[Mask]) {
+    for mask in masks {
+        let placeholder = mask.placeholder.as_bytes();
+        let value = mask.value.as_bytes();
+        if placeholder.len() != value.len() || placeholder.is_empty() {
+            continue;
+        }
+        let mut from = 0;
+        while let Some(at) = find(chunk.get(from..).unwrap_or_default(), placeholder) {
+            let start = from + at;
+            let end = start + placeholder.len();
+            if is_header_value(chunk, start, end, mask.name.as_str().as_bytes())
+                && let Some(target) = chunk.get_mut(start..end)
+            {
+                target.copy_from_slice(value);
+            }
+            from = end;
+        }
+    }
+}
+
+/// Whether `chunk[start..end]` is the value of a header line `name: value\r\n` (the name in
+/// any case) that starts the chunk or follows a line end.
+fn is_header_value(chunk: &[u8], start: usize, end: usize, name: &[u8]) -> bool {
+    let Some(name_start) = start.checked_sub(name.len() + 2) else {
+        return false;
+    };
+    let line_start = name_start == 0 || chunk.get(name_start - 1) == Some(&b'\n');
+    line_start
+        && chunk.get(end..end + 2) == Some(b"\r\n".as_slice())
+        && chunk.get(start - 2..start) == Some(b": ".as_slice())
+        && chunk
+            .get(name_start..start - 2)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The connector of the SDK's agents: ureq's, with every connection wrapped in a
+/// [`MaskingConnection`].
+#[derive(Debug)]
+struct MaskingConnector<C>(C);
+
+impl<C: Connector<()>> Connector<()> for MaskingConnector<C> {
+    type Out = MaskingConnection<C::Out>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let connection = self.0.connect(details, chained)?;
+        // A new connection carries a new head, should ureq ever repeat one on it.
+        PENDING.with(|cell| {
+            if let Ok(mut pending) = cell.try_borrow_mut()
+                && let Some(pending) = pending.as_mut()
+            {
+                pending.head_sent = false;
+            }
+        });
+        Ok(connection.map(MaskingConnection))
+    }
+}
+
+/// A connection that puts the real secret values of the request being sent on this thread
+/// into its head just before the bytes leave (see the module docs).
+#[derive(Debug)]
+struct MaskingConnection<T>(T);
+
+impl<T: UreqConnection> UreqConnection for MaskingConnection<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        PENDING.with(|cell| {
+            let Ok(mut pending) = cell.try_borrow_mut() else {
+                return;
+            };
+            let Some(pending) = pending.as_mut().filter(|p| !p.head_sent) else {
+                return;
+            };
+            if let Some(chunk) = self.0.buffers().output().get_mut(..amount) {
+                unmask(chunk, &pending.masks);
+                // ureq writes the empty line that ends a head in the same chunk as the last
+                // header line; what follows is body, left alone.
+                pending.head_sent = find(chunk, b"\r\n\r\n").is_some();
+            }
+        });
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.0.maybe_await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
     }
 }
 
@@ -254,6 +514,127 @@ mod tests {
             classify_io(&io::Error::from(io::ErrorKind::UnexpectedEof)),
             TransportErrorKind::Reset
         );
+    }
+
+    fn secret_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let mut auth = HeaderValue::from_static("Bearer varg_k3y_for_masking");
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        // Not flagged: masked by its name all the same.
+        headers.insert("x-provider-key-fal", HeaderValue::from_static("fal_k3y"));
+        let mut flagged = HeaderValue::from_static("flagged-value");
+        flagged.set_sensitive(true);
+        headers.insert("x-custom", flagged);
+        headers.insert("accept", HeaderValue::from_static("application/json"));
+        headers
+    }
+
+    #[test]
+    fn secret_values_are_replaced_by_placeholders_of_the_same_length() {
+        let original = secret_headers();
+        let mut headers = original.clone();
+        let masks = mask_secrets(&mut headers).unwrap();
+        assert_eq!(masks.len(), 3);
+        for mask in &masks {
+            assert_eq!(original[&mask.name], mask.value);
+            assert_eq!(headers[&mask.name], mask.placeholder);
+            assert_ne!(mask.placeholder, mask.value);
+            assert_eq!(mask.placeholder.len(), mask.value.len());
+            assert!(mask.placeholder.is_sensitive() && mask.value.is_sensitive());
+        }
+        assert_eq!(headers["accept"], "application/json");
+        // Fresh placeholders for every request.
+        let mut again = original.clone();
+        let other = mask_secrets(&mut again).unwrap();
+        assert_ne!(other[0].placeholder, masks[0].placeholder);
+    }
+
+    #[test]
+    fn placeholders_are_replaced_on_their_header_lines_only() {
+        let mut headers = secret_headers();
+        let masks = mask_secrets(&mut headers).unwrap();
+        let auth = headers[AUTHORIZATION].to_str().unwrap().to_owned();
+        let fal = headers["x-provider-key-fal"].to_str().unwrap().to_owned();
+        let head = format!(
+            "GET /v1/me?q={auth} HTTP/1.1\r\nAuthorization: {auth}\r\nx-other: {fal}\r\n\
+             x-provider-key-fal: {fal}\r\nx-provider-key-fal: {fal}x\r\n\r\n"
+        );
+        let mut chunk = head.clone().into_bytes();
+        unmask(&mut chunk, &masks);
+        let sent = String::from_utf8(chunk).unwrap();
+        assert_eq!(
+            sent,
+            format!(
+                "GET /v1/me?q={auth} HTTP/1.1\r\nAuthorization: Bearer varg_k3y_for_masking\r\n\
+                 x-other: {fal}\r\nx-provider-key-fal: fal_k3y\r\nx-provider-key-fal: {fal}x\r\n\r\n"
+            )
+        );
+        // A chunk that starts with a header line (a head longer than one buffer).
+        let mut tail = format!("authorization: {auth}\r\n").into_bytes();
+        unmask(&mut tail, &masks);
+        assert_eq!(tail, b"authorization: Bearer varg_k3y_for_masking\r\n");
+        // Nothing to find: nothing changes, nothing panics.
+        for text in ["", "\r\n", ": ", "authorization: \r\n"] {
+            let mut bytes = text.as_bytes().to_vec();
+            unmask(&mut bytes, &masks);
+            assert_eq!(bytes, text.as_bytes());
+        }
+    }
+
+    /// A request with secrets sent to a raw loopback server: the server receives the real
+    /// values (ureq only ever saw placeholders), and nothing is left armed afterwards.
+    #[test]
+    fn the_server_receives_the_real_values() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                head.push_str(&line);
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            let mut body = [0u8; 4];
+            std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+            let mut stream = stream;
+            stream
+                .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            (head, body)
+        });
+        let mut request = http::Request::post(format!("{origin}/v1/me"))
+            .body(Body::Bytes(b"body".to_vec().into()))
+            .unwrap();
+        *request.headers_mut() = secret_headers();
+        let response = UreqTransport::default().send(request).unwrap();
+        assert_eq!(response.status(), 204);
+        let (head, body) = server.join().unwrap();
+        assert!(
+            head.contains("authorization: Bearer varg_k3y_for_masking\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("x-provider-key-fal: fal_k3y\r\n"), "{head}");
+        assert!(head.contains("x-custom: flagged-value\r\n"), "{head}");
+        assert_eq!(&body, b"body");
+        assert!(PENDING.with(|cell| cell.borrow().is_none()));
+    }
+
+    #[test]
+    fn a_callers_agent_keeps_its_configuration() {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_idle_connections(3)
+            .user_agent("caller/1")
+            .build()
+            .into();
+        let transport = UreqTransport::from_agent(agent);
+        assert_eq!(transport.agent().config().max_idle_connections(), 3);
     }
 
     #[test]
