@@ -8,6 +8,19 @@
 //!
 //! TLS is rustls with the `ring` provider and the operating system's certificate verifier;
 //! neither aws-lc nor OpenSSL is linked.
+//!
+//! ## Secrets at TRACE level
+//!
+//! Every secret header value (`Authorization`, `Proxy-Authorization`, `Cookie`,
+//! `X-Provider-Key-*`; varg-core flags them already) is marked sensitive before the request
+//! is handed to reqwest. None of the HTTP stack prints header values at TRACE: hyper's
+//! HTTP/1.1 code logs nothing unless built with its unstable tracing, h2 logs frames without
+//! their header block, and sensitive values are sent as HPACK "never indexed" literals and
+//! print as `Sensitive` in reqwest's `Debug`. The one dump of raw bytes in that stack is
+//! reqwest's `connection_verbose`, which is off in [`default_http_client`]; a caller's client
+//! built with `connection_verbose(true)` logs the request head, key included, at TRACE.
+//! (`varg-faults/tests/secret_hygiene.rs` captures the TRACE output of real requests over
+//! HTTP/1.1 and HTTP/2 and searches it for the key in every encoding.)
 
 use std::error::Error as StdError;
 use std::io;
@@ -53,6 +66,8 @@ pub fn default_http_client(timeouts: RequestTimeouts) -> Result<reqwest::Client,
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config()?)
         .redirect(reqwest::redirect::Policy::none())
+        // Off by default; said here because it would log request heads, key included.
+        .connection_verbose(false)
         .connect_timeout(connect)
         .read_timeout(read)
         .pool_idle_timeout(Duration::from_secs(60))
@@ -77,7 +92,8 @@ impl ReqwestTransport {
     }
 
     /// A transport over a caller's client. Configure it not to follow redirects (the
-    /// default client does not), or the API key could follow one to another host.
+    /// default client does not), or the API key could follow one to another host, and
+    /// leave `connection_verbose` off, or its TRACE output shows the key.
     pub fn from_client(client: reqwest::Client) -> Self {
         Self { client }
     }
@@ -176,7 +192,8 @@ impl AsyncTransport for ReqwestTransport {
         &self,
         request: http::Request<AsyncBody>,
     ) -> Result<http::Response<AsyncResponseBody>, TransportError> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        mark_secrets(&mut parts.headers);
         let timeouts = parts
             .extensions
             .get::<RequestTimeouts>()
@@ -219,6 +236,21 @@ impl AsyncTransport for ReqwestTransport {
         out.body(body).map_err(|e| {
             TransportError::with_source(TransportErrorKind::Other, InvalidUrl(e.to_string()))
         })
+    }
+}
+
+/// Marks every secret header value sensitive (varg-core already does; this holds for any
+/// request the transport is given).
+fn mark_secrets(headers: &mut http::HeaderMap) {
+    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+    for (name, value) in headers.iter_mut() {
+        if *name == AUTHORIZATION
+            || *name == PROXY_AUTHORIZATION
+            || *name == COOKIE
+            || name.as_str().starts_with("x-provider-key-")
+        {
+            value.set_sensitive(true);
+        }
     }
 }
 
@@ -269,6 +301,20 @@ mod tests {
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]
         );
         assert!(default_http_client(RequestTimeouts::default()).is_ok());
+    }
+
+    #[test]
+    fn secret_headers_are_marked_sensitive() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", "Bearer k".parse().unwrap());
+        headers.insert("x-provider-key-fal", "f".parse().unwrap());
+        headers.insert("accept", "application/json".parse().unwrap());
+        mark_secrets(&mut headers);
+        assert!(headers["authorization"].is_sensitive());
+        assert!(headers["x-provider-key-fal"].is_sensitive());
+        assert!(!headers["accept"].is_sensitive());
+        let debug = format!("{headers:?}");
+        assert!(!debug.contains("Bearer k"), "{debug}");
     }
 
     #[test]
