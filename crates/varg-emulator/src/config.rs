@@ -110,6 +110,8 @@ pub(crate) struct Config {
     pub(crate) scripted: Vec<(String, Fault)>,
     pub(crate) long_side: u32,
     pub(crate) accept_any_model: bool,
+    pub(crate) state_dir: Option<std::path::PathBuf>,
+    pub(crate) balance_explicit: bool,
 }
 
 impl Default for Config {
@@ -134,6 +136,8 @@ impl Default for Config {
             scripted: Vec::new(),
             long_side: 1024,
             accept_any_model: false,
+            state_dir: None,
+            balance_explicit: false,
         }
     }
 }
@@ -196,6 +200,7 @@ impl EmulatorBuilder {
     /// Starting balance in cents (default 100 000).
     pub fn balance_cents(mut self, cents: i64) -> Self {
         self.config.balance_cents = cents;
+        self.config.balance_explicit = true;
         self
     }
 
@@ -293,6 +298,18 @@ impl EmulatorBuilder {
     /// the catalogue.
     pub fn accept_any_model(mut self, accept: bool) -> Self {
         self.config.accept_any_model = accept;
+        self
+    }
+
+    /// Keep jobs, their outputs, uploads, the cache and the balance in `dir` (created if
+    /// missing), so that they survive the process and are shared by every emulator started
+    /// on the same directory, even at the same time (see the crate documentation for the
+    /// layout). A job in flight when its process ended finishes on its schedule when a
+    /// later process reads it. A stored balance carries over unless
+    /// [`EmulatorBuilder::balance_cents`] is set too. Without it (the default) everything
+    /// stays in memory and uploads go to a temporary directory.
+    pub fn state_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.config.state_dir = Some(dir.into());
         self
     }
 }

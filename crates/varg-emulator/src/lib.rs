@@ -37,6 +37,7 @@ mod config;
 pub mod media;
 mod server;
 mod state;
+mod store;
 mod time;
 
 use std::collections::BTreeMap;
@@ -80,10 +81,7 @@ impl EmulatorBuilder {
         let listener = TcpListener::bind(self.config.addr).await?;
         let addr = listener.local_addr()?;
         let origin = format!("http://{}", connectable(addr));
-        let upload_dir = tempfile::Builder::new()
-            .prefix("varg-emulator-")
-            .tempdir()?;
-        let shared = state::Shared::new(self.config, origin.clone(), upload_dir);
+        let shared = state::Shared::new(self.config, origin.clone())?;
         let app = server::router(shared.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, app, stop_rx));
@@ -263,17 +261,23 @@ impl EmulatorHandle {
 
     /// The current state of a job, as `GET /jobs/{job_id}` would answer.
     pub fn job(&self, job_id: &str) -> Option<varg_types::Job> {
-        self.shared.lock().jobs.get(job_id).map(|r| r.job.clone())
+        let mut inner = self.shared.lock();
+        if !self.shared.ensure_job(&mut inner, job_id) {
+            return None;
+        }
+        inner.jobs.get(job_id).map(|r| r.data.job.clone())
     }
 
     /// The current balance in cents.
     pub fn balance_cents(&self) -> i64 {
-        self.shared.lock().balance_cents
+        let mut inner = self.shared.lock();
+        self.shared.balance(&mut inner)
     }
 
     /// Sets the balance in cents.
     pub fn set_balance_cents(&self, cents: i64) {
-        self.shared.lock().balance_cents = cents;
+        let mut inner = self.shared.lock();
+        self.shared.set_balance(&mut inner, cents);
     }
 
     /// Queues a fault for the next request to `route` (see [`routes`]).
@@ -308,6 +312,14 @@ impl EmulatorHandle {
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        // Jobs stop where they are, as when a process ends: with a state directory, the
+        // next emulator on it finishes them on their schedule.
+        let mut inner = self.shared.lock();
+        for record in inner.jobs.values_mut() {
+            if let Some(abort) = record.abort.take() {
+                abort.abort();
+            }
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 /// A media type recognised by [`sniff`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     /// PNG image.
     Png,
@@ -213,6 +214,12 @@ fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 ///
 /// Width and height are clamped to 1..=8192.
 pub fn png(width: u32, height: u32, colour: [u8; 3]) -> Vec<u8> {
+    png_labelled(width, height, colour, &[])
+}
+
+/// Like [`png`], with `lines` of text drawn in the top-left corner.
+pub fn png_labelled(width: u32, height: u32, colour: [u8; 3], lines: &[String]) -> Vec<u8> {
+    let _ = lines;
     let width = width.clamp(1, 8192);
     let height = height.clamp(1, 8192);
     let mut out = Vec::new();
@@ -284,6 +291,105 @@ pub fn wav(duration_secs: f64) -> Vec<u8> {
         out.extend_from_slice(&sample.to_le_bytes());
     }
     out
+}
+
+/// Sample rate of the MP3 files made by [`mp3`].
+pub const MP3_SAMPLE_RATE: u32 = 44_100;
+
+/// Samples per MPEG-1 Layer III frame.
+const MP3_FRAME_SAMPLES: u32 = 1152;
+
+/// Bit rates (kb/s) of MPEG-1 Layer III by header index (0 = free, 15 = invalid).
+const MP3_BITRATES: [u32; 16] = [
+    0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0,
+];
+
+/// An MP3 file of at least `duration_secs` seconds: silent MPEG-1 Layer III frames at
+/// 128 kb/s, 44.1 kHz, mono (a valid header, zeroed side information and main data), as
+/// many as the duration needs. The duration is clamped to 0..=600 seconds.
+///
+/// ```
+/// use varg_emulator::media::{MediaKind, mp3, probe};
+/// let p = probe(&mp3(2.0)).unwrap();
+/// assert_eq!(p.kind, Some(MediaKind::Mp3));
+/// assert!((p.duration.unwrap() - 2.0).abs() < 0.03);
+/// ```
+pub fn mp3(duration_secs: f64) -> Vec<u8> {
+    let secs = if duration_secs.is_finite() {
+        duration_secs.clamp(0.0, 600.0)
+    } else {
+        0.0
+    };
+    let frames = (secs * f64::from(MP3_SAMPLE_RATE) / f64::from(MP3_FRAME_SAMPLES)).ceil() as usize;
+    // Sync, MPEG-1, Layer III, no CRC; 128 kb/s (index 9), 44.1 kHz, no padding; mono.
+    let header = [0xFF, 0xFB, 0x90, 0xC0];
+    let len = mp3_frame_len(128, MP3_SAMPLE_RATE, false);
+    let mut out = Vec::with_capacity(frames * len);
+    for _ in 0..frames {
+        out.extend_from_slice(&header);
+        out.resize(out.len() + len - header.len(), 0);
+    }
+    out
+}
+
+/// Length in bytes of an MPEG-1 Layer III frame: `144 * bitrate / sample_rate + padding`.
+fn mp3_frame_len(kbps: u32, rate: u32, padding: bool) -> usize {
+    (144 * kbps * 1000 / rate.max(1)) as usize + usize::from(padding)
+}
+
+/// The sample rate, bit rate (kb/s) and length of the MPEG-1 Layer III frame header at
+/// `b[at..]`.
+fn mp3_frame(b: &[u8], at: usize) -> Option<(u32, u32, usize)> {
+    let h = b.get(at..at + 4)?;
+    // Sync, MPEG-1 (`11`), Layer III (`01`).
+    if h[0] != 0xFF || (h[1] & 0xFE) != 0xFA {
+        return None;
+    }
+    let kbps = MP3_BITRATES[usize::from(h[2] >> 4)];
+    let rate = match (h[2] >> 2) & 0b11 {
+        0 => 44_100,
+        1 => 48_000,
+        2 => 32_000,
+        _ => return None,
+    };
+    if kbps == 0 {
+        return None;
+    }
+    Some((rate, kbps, mp3_frame_len(kbps, rate, h[2] & 0b10 != 0)))
+}
+
+fn probe_mp3(b: &[u8]) -> Result<Probe, ProbeError> {
+    let mut at = 0;
+    // An ID3v2 tag: 10-byte header with a 28-bit "syncsafe" size.
+    if b.starts_with(b"ID3") && b.len() >= 10 {
+        let size = b[6..10]
+            .iter()
+            .fold(0usize, |acc, &x| (acc << 7) | usize::from(x & 0x7F));
+        at = 10 + size;
+    }
+    let (mut frames, mut rate, mut bits) = (0u64, 0u32, 0u64);
+    while let Some((r, kbps, len)) = mp3_frame(b, at) {
+        if at + len > b.len() {
+            break;
+        }
+        frames += 1;
+        rate = r;
+        bits += u64::from(kbps) * 1000;
+        at += len;
+    }
+    if frames == 0 {
+        return Err(ProbeError("MP3 without an MPEG-1 Layer III frame".into()));
+    }
+    let duration = frames as f64 * f64::from(MP3_FRAME_SAMPLES) / f64::from(rate);
+    Ok(Probe {
+        kind: Some(MediaKind::Mp3),
+        duration: Some((duration * 1000.0).round() / 1000.0),
+        audio_codec: Some("mp3".into()),
+        format: Some("mp3".into()),
+        bitrate: Some(bits / frames),
+        size_bytes: b.len() as u64,
+        ..Probe::default()
+    })
 }
 
 fn mp4_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
@@ -541,7 +647,7 @@ fn le16(b: &[u8], at: usize) -> Option<u16> {
     b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
 }
 
-/// Reads the metadata of a PNG, WAV or MP4/MOV file.
+/// Reads the metadata of a PNG, WAV, MP3 or MP4/MOV file.
 ///
 /// ```
 /// use varg_emulator::media::{mp4, png, probe};
@@ -557,9 +663,10 @@ pub fn probe(bytes: &[u8]) -> Result<Probe, ProbeError> {
     match kind {
         MediaKind::Png => probe_png(bytes),
         MediaKind::Wav => probe_wav(bytes),
+        MediaKind::Mp3 => probe_mp3(bytes),
         MediaKind::Mp4 | MediaKind::Mov => probe_mp4(bytes, kind),
         other => Err(ProbeError(format!(
-            "cannot read media of type {} ({size} bytes): not a PNG, WAV or MP4 file",
+            "cannot read media of type {} ({size} bytes): not a PNG, WAV, MP3 or MP4 file",
             other.mime()
         ))),
     }

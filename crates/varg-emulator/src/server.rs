@@ -25,7 +25,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, watch};
 use varg_types::{
     Balance, CacheInfo, Capability, ENDPOINTS, EndpointId, ErrorBody, ErrorCode, FfmpegRequest,
-    FileUploadResponse, ImageRequest, Job, JobId, JobMetadata, JobOutput, JobStatus, Me, ModelId,
+    FileUploadResponse, ImageRequest, Job, JobId, JobMetadata, JobStatus, Me, ModelId,
     MusicRequest, OutputFiles, Pricing, ProbeRequest, ProbeResponse, ResizeRequest, Segment,
     SliceRequest, SpeechRequest, TranscriptionRequest, TrimRequest, UsageRecord, UsageResponse,
     Validate, VideoRequest, VoiceInfo, VoicesResponse,
@@ -35,7 +35,7 @@ use crate::config::{Fault, SseMode};
 use crate::media::{self, MediaKind};
 use crate::routes;
 use crate::state::{
-    CacheEntry, FileRecord, JobRecord, OutputSpec, RequestRecord, Shared, UsageEntry,
+    FileRecord, JobData, OutputSpec, Plan, RequestRecord, Shared, owner_of, unix_us,
 };
 use crate::time::rfc3339_now;
 
@@ -564,16 +564,18 @@ fn price_for(state: &Shared, name: &str, capability: &Capability, model: Option<
 
 /// A content hash for an input URL: the SHA-256 of the bytes for files this emulator stores
 /// or serves, otherwise of the URL itself.
-fn input_hash(state: &Shared, url: &str) -> String {
+fn input_hash(state: &AppState, url: &str) -> String {
     match local(state, url) {
         Some(Local::File(id)) => {
-            if let Some(file) = state.lock().files.get(&id) {
-                return file.hash.clone();
+            let mut inner = state.lock();
+            if let Some(file) = state.file(&mut inner, &id) {
+                return file.hash;
             }
         }
         Some(Local::Output(name)) => {
-            let spec = state.lock().outputs.get(&name).cloned();
-            if let Some(bytes) = spec.and_then(|s| s.bytes()) {
+            // Rendered with the placeholder origin, so the hash does not depend on the port.
+            let spec = state.output_spec(&name);
+            if let Some(bytes) = spec.and_then(|s| s.bytes(crate::state::ORIGIN_TOKEN)) {
                 return format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
             }
         }
@@ -590,44 +592,57 @@ enum Local {
     File(String),
 }
 
+/// The path of `url` if it is one of this emulator's: its own origin (or `localhost` for
+/// `127.0.0.1`), or with a state directory any loopback origin, since URLs written by
+/// earlier runs carry their port.
 fn local(state: &Shared, url: &str) -> Option<Local> {
     let url = url.split(['?', '#']).next().unwrap_or(url);
     let alt = state.origin.replace("127.0.0.1", "localhost");
-    for origin in [state.origin.as_str(), alt.as_str()] {
-        let Some(rest) = url.strip_prefix(origin) else {
-            continue;
-        };
-        if let Some(name) = rest.strip_prefix("/o/") {
-            return Some(Local::Output(name.to_owned()));
-        }
-        if let Some(name) = rest.strip_prefix("/u/") {
-            return Some(Local::File(
-                name.split('.').next().unwrap_or(name).to_owned(),
-            ));
-        }
+    let rest = [state.origin.as_str(), alt.as_str()]
+        .iter()
+        .find_map(|origin| url.strip_prefix(origin))
+        .or_else(|| {
+            state.disk.as_ref()?;
+            let after = url.strip_prefix("http://")?;
+            let host = ["127.0.0.1:", "localhost:", "[::1]:"]
+                .iter()
+                .find_map(|h| after.strip_prefix(h))?;
+            let port_len = host.bytes().take_while(u8::is_ascii_digit).count();
+            (port_len > 0).then(|| &host[port_len..])
+        })?;
+    if let Some(name) = rest.strip_prefix("/o/") {
+        return Some(Local::Output(name.to_owned()));
+    }
+    if let Some(name) = rest.strip_prefix("/u/") {
+        return Some(Local::File(
+            name.split('.').next().unwrap_or(name).to_owned(),
+        ));
     }
     None
 }
 
 /// Bytes of a URL this emulator stores or serves.
-async fn resolve_bytes(state: &Shared, url: &str) -> Option<Result<Vec<u8>, String>> {
+async fn resolve_bytes(state: &AppState, url: &str) -> Option<Result<Vec<u8>, String>> {
     match local(state, url)? {
         Local::Output(name) => {
-            let spec = state.lock().outputs.get(&name).cloned()?;
+            let spec = state.output_spec(&name)?;
             Some(
-                spec.bytes()
+                spec.bytes(&state.origin)
                     .ok_or_else(|| "a streamed placeholder body has no media metadata".to_owned()),
             )
         }
         Local::File(id) => {
-            let path = state.lock().files.get(&id).map(|f| f.path.clone())?;
+            let path = {
+                let mut inner = state.lock();
+                state.file(&mut inner, &id).map(|f| f.path)?
+            };
             Some(tokio::fs::read(path).await.map_err(|e| e.to_string()))
         }
     }
 }
 
 /// Metadata of a source for trim/resize/slice; unknown sources count as a 1280x720 10 s MP4.
-async fn source_meta(state: &Shared, url: &str) -> media::Probe {
+async fn source_meta(state: &AppState, url: &str) -> media::Probe {
     if let Some(Ok(bytes)) = resolve_bytes(state, url).await
         && let Ok(p) = media::probe(&bytes)
     {
@@ -704,13 +719,15 @@ async fn create_job(
         .any(|k| k.as_str().starts_with("x-provider-key-"));
     let now = rfc3339_now();
 
+    let owner = owner_of(key);
+    let created_unix_us = unix_us();
     let mut inner = state.lock();
     // Cache lookup.
     if lookup {
-        let hit = inner
-            .cache
-            .get(&cache_key)
-            .and_then(|entry| (entry.stored.elapsed() < ttl).then(|| entry.job.clone()));
+        let ttl_us = u64::try_from(ttl.as_micros()).unwrap_or(u64::MAX);
+        let hit = state.cache_get(&mut inner, &cache_key).and_then(|entry| {
+            (created_unix_us.saturating_sub(entry.stored_unix_us) < ttl_us).then_some(entry.job)
+        });
         if let Some(cached) = hit {
             let id = new.job_id.clone();
             let mut job = cached;
@@ -729,29 +746,22 @@ async fn create_job(
                     ..Pricing::default()
                 });
             }
-            let (tx, _) = watch::channel(job.clone());
-            inner.jobs.insert(
-                id.clone(),
-                JobRecord {
-                    job: job.clone(),
-                    owner: key.to_owned(),
-                    tx,
-                    cost_cents: 0,
-                    cache_key: cache_key.clone(),
-                    store_in_cache: false,
-                    abort: None,
-                },
-            );
+            let data = JobData {
+                job: job.clone(),
+                owner,
+                created_unix_us,
+                cost_cents: 0,
+                usage_cents: 0,
+                capability: new.capability.clone(),
+                cache_hit: true,
+                cache_key: cache_key.clone(),
+                store_in_cache: false,
+                outputs: Vec::new(),
+                plan: None,
+            };
+            state.insert_job(&mut inner, data);
             inner.stats.jobs_created += 1;
             inner.stats.cache_hits += 1;
-            inner.usage.push(UsageEntry {
-                job_id: id,
-                model: job.model.clone(),
-                capability: new.capability.clone(),
-                cost_cents: 0,
-                cache_hit: true,
-                created_at: now,
-            });
             drop(inner);
             return job_response(StatusCode::ACCEPTED, &job, Some(("HIT", &cache_key, ttl)));
         }
@@ -761,7 +771,7 @@ async fn create_job(
         let active = inner
             .jobs
             .values()
-            .filter(|r| r.owner == key && !r.job.status.is_terminal())
+            .filter(|r| r.data.owner == owner && !r.data.job.status.is_terminal())
             .count();
         if active >= limit as usize {
             return rate_limited(
@@ -780,8 +790,8 @@ async fn create_job(
     } else {
         price_for(&state, &new.price_name, &new.capability, model_id.as_ref())
     };
-    if inner.balance_cents < price {
-        let balance = inner.balance_cents;
+    let balance = state.balance(&mut inner);
+    if balance < price {
         return api_error(
             StatusCode::PAYMENT_REQUIRED,
             ErrorCode::InsufficientBalanceError,
@@ -791,7 +801,7 @@ async fn create_job(
             None,
         );
     }
-    inner.balance_cents -= price;
+    state.add_balance(&mut inner, -price);
 
     let id = new.job_id.clone();
     let mut job = Job::new(id.clone(), JobStatus::Queued);
@@ -813,32 +823,6 @@ async fn create_job(
             ..Pricing::default()
         });
     }
-    let output_urls: Vec<(String, OutputSpec)> = std::mem::take(&mut new.outputs);
-    for (name, spec) in &output_urls {
-        inner.outputs.insert(name.clone(), spec.clone());
-    }
-    let (tx, _) = watch::channel(job.clone());
-    inner.jobs.insert(
-        id.clone(),
-        JobRecord {
-            job: job.clone(),
-            owner: key.to_owned(),
-            tx,
-            cost_cents: price,
-            cache_key: cache_key.clone(),
-            store_in_cache: store,
-            abort: None,
-        },
-    );
-    inner.stats.jobs_created += 1;
-    inner.usage.push(UsageEntry {
-        job_id: id.clone(),
-        model: new.model.clone(),
-        capability: new.capability.clone(),
-        cost_cents: price,
-        cache_hit: false,
-        created_at: now,
-    });
 
     // Timing.
     let total = options
@@ -849,90 +833,52 @@ async fn create_job(
         .queued_ms
         .map(|ms| scaled_ms(ms, &state))
         .unwrap_or(total / 5);
-    let processing = total.saturating_sub(queued);
-    let first_output = output_urls
-        .first()
-        .map(|(name, spec)| (format!("{}/o/{name}", state.origin), spec.kind()));
-    let metadata = new.metadata.take();
-    let task_state = state.clone();
-    let task_id = id.clone();
-    let fail = options.fail.clone();
-    let provider = options.provider.clone();
-    let hold = options.hold;
-    let task = tokio::spawn(async move {
-        tokio::time::sleep(queued).await;
-        transition(&task_state, &task_id, |job| {
-            job.status = JobStatus::Processing
-        });
-        if hold {
-            return;
-        }
-        tokio::time::sleep(processing).await;
-        match fail {
-            Some(message) => transition(&task_state, &task_id, |job| {
-                job.status = JobStatus::Failed;
-                job.error = Some(match &provider {
-                    Some(p) => format!("{p}: {message}"),
-                    None => message.clone(),
-                });
-                job.completed_at = Some(rfc3339_now());
+    let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let plan = Plan {
+        queued_us: micros(queued),
+        total_us: micros(queued.max(total)),
+        hold: options.hold,
+        fail: options
+            .fail
+            .as_ref()
+            .map(|message| match &options.provider {
+                Some(p) => format!("{p}: {message}"),
+                None => message.clone(),
             }),
-            None => transition(&task_state, &task_id, |job| {
-                job.status = JobStatus::Completed;
-                job.completed_at = Some(rfc3339_now());
-                if let Some((url, kind)) = &first_output {
-                    job.output = Some(JobOutput::new(
-                        url.clone(),
-                        Some(kind.mime().split(';').next().unwrap_or("").to_owned()),
-                    ));
-                }
-                job.metadata = metadata.clone();
-            }),
-        }
-    });
+        output: new.outputs.first().map(|(name, spec)| {
+            (
+                format!("{}/o/{name}", state.origin),
+                spec.kind()
+                    .mime()
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        }),
+        metadata: new.metadata.take(),
+    };
+    let data = JobData {
+        job: job.clone(),
+        owner,
+        created_unix_us,
+        cost_cents: price,
+        usage_cents: price,
+        capability: new.capability.clone(),
+        cache_hit: false,
+        cache_key: cache_key.clone(),
+        store_in_cache: store,
+        outputs: std::mem::take(&mut new.outputs),
+        plan: Some(plan),
+    };
+    state.insert_job(&mut inner, data);
+    inner.stats.jobs_created += 1;
+    let abort = state.schedule(&id, Duration::ZERO);
     if let Some(record) = inner.jobs.get_mut(&id) {
-        record.abort = Some(task.abort_handle());
+        record.abort = Some(abort);
     }
     drop(inner);
     job_response(StatusCode::ACCEPTED, &job, Some(("MISS", &cache_key, ttl)))
-}
-
-/// Applies `change` to a non-terminal job, refunds failed jobs, stores completed ones in the
-/// cache and notifies stream subscribers.
-fn transition(state: &Shared, id: &str, change: impl FnOnce(&mut Job)) {
-    let mut inner = state.lock();
-    let Some(record) = inner.jobs.get_mut(id) else {
-        return;
-    };
-    if record.job.status.is_terminal() {
-        return;
-    }
-    change(&mut record.job);
-    let job = record.job.clone();
-    record.tx.send_replace(job.clone());
-    let (cost, owner_store, key) = (
-        record.cost_cents,
-        record.store_in_cache,
-        record.cache_key.clone(),
-    );
-    match job.status {
-        JobStatus::Failed => {
-            inner.balance_cents += cost;
-            if let Some(u) = inner.usage.iter_mut().find(|u| u.job_id == id) {
-                u.cost_cents = 0;
-            }
-        }
-        JobStatus::Completed if owner_store => {
-            inner.cache.insert(
-                key,
-                CacheEntry {
-                    job,
-                    stored: Instant::now(),
-                },
-            );
-        }
-        _ => {}
-    }
 }
 
 fn job_response(status: StatusCode, job: &Job, cache: Option<(&str, &str, Duration)>) -> Response {
@@ -958,17 +904,23 @@ fn new_job_id(state: &Shared) -> String {
     state.lock().new_id("job")
 }
 
-fn image_spec(state: &Shared, ratio: &str, prompt: &str) -> OutputSpec {
+fn image_spec(state: &Shared, ratio: &str, prompt: &str, model: &str, job_id: &str) -> OutputSpec {
     let (width, height) = media::dimensions_for_aspect(ratio, state.config.long_side)
         .unwrap_or((state.config.long_side, state.config.long_side));
+    // The first characters of the prompt, the model and the job id, so outputs differ.
+    let mut head: String = prompt.chars().take(40).collect();
+    if prompt.chars().count() > 40 {
+        head.push_str("...");
+    }
     OutputSpec::Png {
         width,
         height,
         colour: media::colour_for(prompt),
+        label: vec![head, model.to_owned(), job_id.to_owned()],
     }
 }
 
-fn files_hashes(state: &Shared, files: Option<&Vec<varg_types::FileRef>>) -> Vec<String> {
+fn files_hashes(state: &AppState, files: Option<&Vec<varg_types::FileRef>>) -> Vec<String> {
     files
         .map(|f| f.iter().map(|file| input_hash(state, &file.url)).collect())
         .unwrap_or_default()
@@ -999,6 +951,7 @@ async fn create_image(
     parts.extend(files_hashes(&state, req.files.as_ref()));
     let job_id = new_job_id(&state);
     let name = format!("{job_id}.{}", "png");
+    let spec = image_spec(&state, &ratio, &req.prompt, req.model.as_str(), &job_id);
     let new = NewJob {
         job_id,
         capability: Capability::Image,
@@ -1006,7 +959,7 @@ async fn create_image(
         model: Some(resolve_model(&req.model, &Capability::Image)),
         default_duration: state.config.durations.image,
         cache_parts: parts,
-        outputs: vec![(name, image_spec(&state, &ratio, &req.prompt))],
+        outputs: vec![(name, spec)],
         metadata: None,
         pricing: false,
     };
@@ -1083,7 +1036,7 @@ async fn create_speech(
     // About 15 characters per second of speech, at least one second.
     let secs = ((req.text.chars().count() as f64) / 15.0).clamp(1.0, 120.0);
     let job_id = new_job_id(&state);
-    let name = format!("{job_id}.{}", "wav");
+    let name = format!("{job_id}.{}", "mp3");
     let new = NewJob {
         job_id,
         capability: Capability::Speech,
@@ -1093,7 +1046,7 @@ async fn create_speech(
         cache_parts: vec![req.text.clone(), format!("voice={voice}")],
         outputs: vec![(
             name,
-            OutputSpec::Wav {
+            OutputSpec::Mp3 {
                 secs: (secs * 10.0).round() / 10.0,
             },
         )],
@@ -1121,7 +1074,7 @@ async fn create_music(
         return validation("duration", "duration must be between 0 and 600 seconds");
     }
     let job_id = new_job_id(&state);
-    let name = format!("{job_id}.{}", "wav");
+    let name = format!("{job_id}.{}", "mp3");
     let new = NewJob {
         job_id,
         capability: Capability::Music,
@@ -1129,7 +1082,7 @@ async fn create_music(
         model: Some(resolve_model(&req.model, &Capability::Music)),
         default_duration: state.config.durations.music,
         cache_parts: vec![req.prompt.clone(), format!("duration={duration}")],
-        outputs: vec![(name, OutputSpec::Wav { secs: duration })],
+        outputs: vec![(name, OutputSpec::Mp3 { secs: duration })],
         metadata: None,
         pricing: false,
     };
@@ -1164,10 +1117,10 @@ async fn create_transcription(
         ],
         outputs: vec![(
             name,
-            OutputSpec::Json(media::transcription_json(
-                &req.audio_url,
-                req.language.as_deref(),
-            )),
+            OutputSpec::json(
+                &media::transcription_json(&req.audio_url, req.language.as_deref()),
+                &state.origin,
+            ),
         )],
         metadata: None,
         pricing: false,
@@ -1212,8 +1165,12 @@ fn spec_like(
             width: w,
             height: h,
             colour: [90, 90, 90],
+            label: Vec::new(),
         },
         Some(MediaKind::Wav) => OutputSpec::Wav {
+            secs: secs.or(source.duration).unwrap_or(1.0),
+        },
+        Some(MediaKind::Mp3) => OutputSpec::Mp3 {
             secs: secs.or(source.duration).unwrap_or(1.0),
         },
         _ => OutputSpec::Mp4 {
@@ -1421,6 +1378,7 @@ async fn slice_video(
                     width,
                     height,
                     colour: [60, 60, 60],
+                    label: Vec::new(),
                 },
             ));
             outputs.push((
@@ -1429,6 +1387,7 @@ async fn slice_video(
                     width: 480,
                     height: thumb_h,
                     colour: [60, 60, 60],
+                    label: Vec::new(),
                 },
             ));
             segment.first_frame = Some(format!("{}/o/{first}", state.origin));
@@ -1438,7 +1397,13 @@ async fn slice_video(
     }
     // The job output is a JSON manifest of the segments; it is listed first.
     let manifest = serde_json::to_vec_pretty(&json!({ "segments": segments })).unwrap_or_default();
-    outputs.insert(0, (format!("{base}.json"), OutputSpec::Json(manifest)));
+    outputs.insert(
+        0,
+        (
+            format!("{base}.json"),
+            OutputSpec::json(&manifest, &state.origin),
+        ),
+    );
     let metadata = JobMetadata {
         segments: Some(segments),
         ..JobMetadata::default()
@@ -1498,12 +1463,16 @@ async fn run_ffmpeg(
                     width: source.width.unwrap_or(1280),
                     height: source.height.unwrap_or(720),
                     colour: [120, 120, 120],
+                    label: Vec::new(),
                 }
             }
-            MediaKind::Wav | MediaKind::Mp3 => OutputSpec::Wav {
+            MediaKind::Wav => OutputSpec::Wav {
                 secs: source.duration.unwrap_or(10.0),
             },
-            MediaKind::Json | MediaKind::Text => OutputSpec::Json(b"{}".to_vec()),
+            MediaKind::Mp3 => OutputSpec::Mp3 {
+                secs: source.duration.unwrap_or(10.0),
+            },
+            MediaKind::Json | MediaKind::Text => OutputSpec::json(b"{}", &state.origin),
             _ => OutputSpec::Mp4 {
                 width: source.width.unwrap_or(1280),
                 height: source.height.unwrap_or(720),
@@ -1590,46 +1559,31 @@ async fn probe_media(State(state): State<AppState>, body: Bytes) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
+/// Job `id` as it is now, from memory or the state directory.
+fn current_job(state: &AppState, id: &str) -> Option<Job> {
+    let mut inner = state.lock();
+    if !state.ensure_job(&mut inner, id) {
+        return None;
+    }
+    inner.jobs.get(id).map(|r| r.data.job.clone())
+}
+
 async fn get_job(State(state): State<AppState>, Path(job_id): Path<String>) -> Response {
-    let job = state.lock().jobs.get(&job_id).map(|r| r.job.clone());
-    match job {
+    match current_job(&state, &job_id) {
         Some(job) => job_response(StatusCode::OK, &job, None),
         None => not_found("Job"),
     }
 }
 
 async fn cancel_job(State(state): State<AppState>, Path(job_id): Path<String>) -> Response {
-    let abort = {
-        let inner = state.lock();
-        match inner.jobs.get(&job_id) {
-            None => return not_found("Job"),
-            Some(r) => r.abort.clone(),
-        }
-    };
-    let mut cancelled = false;
-    {
-        let mut inner = state.lock();
-        if let Some(record) = inner.jobs.get_mut(&job_id)
-            && !record.job.status.is_terminal()
-        {
-            if let Some(handle) = &abort {
-                handle.abort();
-            }
-            record.job.status = JobStatus::Cancelled;
-            record.job.completed_at = Some(rfc3339_now());
-            record.tx.send_replace(record.job.clone());
-            cancelled = true;
-        }
-        if cancelled {
-            let cost = inner.jobs.get(&job_id).map(|r| r.cost_cents).unwrap_or(0);
-            inner.balance_cents += cost;
-            if let Some(u) = inner.usage.iter_mut().find(|u| u.job_id == job_id) {
-                u.cost_cents = 0;
-            }
-        }
+    match state.cancel(&job_id) {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found("Job"),
     }
-    StatusCode::NO_CONTENT.into_response()
 }
+
+/// How often a stream looks at the stored job (with a state directory).
+const DISK_POLL: Duration = Duration::from_millis(250);
 
 async fn stream_job(
     State(state): State<AppState>,
@@ -1649,10 +1603,22 @@ async fn stream_job(
             );
         }
     }
-    let rx = match state.lock().jobs.get(&job_id) {
-        Some(record) => record.tx.subscribe(),
-        None => return not_found("Job"),
+    let rx = {
+        let mut inner = state.lock();
+        if !state.ensure_job(&mut inner, &job_id) {
+            return not_found("Job");
+        }
+        match inner.jobs.get(&job_id) {
+            Some(record) => record.tx.subscribe(),
+            None => return not_found("Job"),
+        }
     };
+    // With a state directory another process may cancel or finish the job: look at the
+    // stored version now and then.
+    let refresh = state
+        .disk
+        .is_some()
+        .then(|| (state.clone(), job_id.clone()));
     let limit = cut.map(|c| c.0.0);
     let deadline = tokio::time::Instant::now() + state.config.max_stream;
     struct St {
@@ -1662,6 +1628,7 @@ async fn stream_job(
         sent: usize,
         limit: Option<usize>,
         deadline: tokio::time::Instant,
+        refresh: Option<(AppState, String)>,
     }
     let st = St {
         rx,
@@ -1670,15 +1637,25 @@ async fn stream_job(
         sent: 0,
         limit,
         deadline,
+        refresh,
     };
     let events = futures_util::stream::unfold(st, |mut st| async move {
         if st.done || st.limit.is_some_and(|l| st.sent >= l) {
             return None;
         }
-        if !st.first {
+        while !st.first {
             tokio::select! {
-                changed = st.rx.changed() => changed.ok()?,
+                changed = st.rx.changed() => {
+                    changed.ok()?;
+                    break;
+                }
                 _ = tokio::time::sleep_until(st.deadline) => return None,
+                _ = tokio::time::sleep(DISK_POLL), if st.refresh.is_some() => {
+                    if let Some((state, id)) = &st.refresh {
+                        let mut inner = state.lock();
+                        state.ensure_job(&mut inner, id);
+                    }
+                }
             }
         }
         st.first = false;
@@ -1728,12 +1705,10 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
     if let Some(claimed) = headers.get("x-content-hash").and_then(|v| v.to_str().ok()) {
         let claimed = normalise_hash(claimed);
         let existing = {
-            let inner = state.lock();
-            inner
-                .files_by_hash
-                .get(&claimed)
-                .and_then(|id| inner.files.get(id))
-                .map(file_response_dedup)
+            let mut inner = state.lock();
+            state
+                .file_by_hash(&mut inner, &claimed)
+                .map(|f| file_response_dedup(&f, &state.origin))
         };
         if let Some(resp) = existing {
             match drain(&mut body.into_data_stream(), DRAIN_LIMIT).await {
@@ -1748,7 +1723,10 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
         }
     }
     let tmp_id = state.lock().new_id("file");
-    let path = state.upload_dir.path().join(&tmp_id);
+    let path = match &state.disk {
+        Some(disk) => disk.file_data_path(&tmp_id).with_extension("part"),
+        None => state.upload_dir.join(&tmp_id),
+    };
     let mut file = match tokio::fs::File::create(&path).await {
         Ok(f) => f,
         Err(e) => {
@@ -1813,36 +1791,49 @@ async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: Bo
     let existing = {
         let mut inner = state.lock();
         inner.stats.uploads += 1;
-        inner
-            .files_by_hash
-            .get(&hash)
-            .and_then(|id| inner.files.get(id))
-            .map(file_response_dedup)
+        state
+            .file_by_hash(&mut inner, &hash)
+            .map(|f| file_response_dedup(&f, &state.origin))
     };
     if let Some(existing) = existing {
         let _ = tokio::fs::remove_file(&path).await;
         return (StatusCode::OK, Wire(existing)).into_response();
     }
-    let mut inner = state.lock();
-    let url = format!("{}/u/{tmp_id}.{}", state.origin, kind.extension());
+    // With a state directory the bytes were written under a temporary name: only complete
+    // uploads get the name other processes read.
+    let path = match &state.disk {
+        Some(disk) => {
+            let done = disk.file_data_path(&tmp_id);
+            if let Err(e) = tokio::fs::rename(&path, &done).await {
+                let _ = tokio::fs::remove_file(&path).await;
+                return api_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::InternalError,
+                    format!("cannot store upload: {e}"),
+                    None,
+                );
+            }
+            done
+        }
+        None => path,
+    };
     let record = FileRecord {
         path,
         hash: hash.clone(),
         size,
         kind,
-        url: url.clone(),
         file_id: tmp_id.clone(),
     };
     let response = FileUploadResponse {
         file_id: tmp_id.clone(),
-        url,
-        hash: hash.clone(),
+        url: record.url(&state.origin),
+        hash,
         size,
         media_type: kind.mime().to_owned(),
         deduplicated: false,
     };
-    inner.files.insert(tmp_id.clone(), record);
-    inner.files_by_hash.insert(hash, tmp_id);
+    let mut inner = state.lock();
+    state.insert_file(&mut inner, record);
     drop(inner);
     (StatusCode::OK, Wire(response)).into_response()
 }
@@ -1902,10 +1893,10 @@ fn normalise_hash(value: &str) -> String {
     }
 }
 
-fn file_response_dedup(file: &FileRecord) -> FileUploadResponse {
+fn file_response_dedup(file: &FileRecord, origin: &str) -> FileUploadResponse {
     FileUploadResponse {
         file_id: file.file_id.clone(),
-        url: file.url.clone(),
+        url: file.url(origin),
         hash: file.hash.clone(),
         size: file.size,
         media_type: file.kind.mime().to_owned(),
@@ -1936,7 +1927,10 @@ async fn list_voices() -> Response {
 }
 
 async fn get_balance(State(state): State<AppState>) -> Response {
-    let cents = state.lock().balance_cents;
+    let cents = {
+        let mut inner = state.lock();
+        state.balance(&mut inner)
+    };
     let body = Balance {
         balance_cents: Some(cents as f64),
         currency: Some("usd".into()),
@@ -1969,27 +1963,32 @@ async fn get_usage(
             );
         }
     }
-    let inner = state.lock();
-    let usage: Vec<UsageRecord> = inner
-        .usage
-        .iter()
+    let mut inner = state.lock();
+    state.ensure_all_jobs(&mut inner);
+    let mut jobs: Vec<&JobData> = inner.jobs.values().map(|r| &r.data).collect();
+    jobs.sort_by(|a, b| {
+        (a.created_unix_us, a.job.job_id.as_str()).cmp(&(b.created_unix_us, b.job.job_id.as_str()))
+    });
+    let usage: Vec<UsageRecord> = jobs
+        .into_iter()
         .filter(|u| {
-            let day = &u.created_at[..10.min(u.created_at.len())];
+            let created = u.job.created_at.as_deref().unwrap_or("");
+            let day = &created[..10.min(created.len())];
             query.get("from").is_none_or(|f| day >= f.as_str())
                 && query.get("to").is_none_or(|t| day <= t.as_str())
         })
         .map(|u| UsageRecord {
-            job_id: Some(u.job_id.clone()),
-            model: u.model.clone(),
+            job_id: Some(u.job.job_id.as_str().to_owned()),
+            model: u.job.model.clone(),
             capability: Some(u.capability.clone()),
-            cost_cents: Some(u.cost_cents as f64),
+            cost_cents: Some(u.usage_cents as f64),
             cache_hit: Some(u.cache_hit),
-            created_at: Some(u.created_at.clone()),
+            created_at: u.job.created_at.clone(),
             extra: Map::new(),
         })
         .collect();
-    let total: f64 = usage.iter().filter_map(|u| u.cost_cents).sum();
     drop(inner);
+    let total: f64 = usage.iter().filter_map(|u| u.cost_cents).sum();
     (
         StatusCode::OK,
         Wire(UsageResponse {
@@ -2017,8 +2016,7 @@ fn is_date(v: &str) -> bool {
 // Public downloads (no auth)
 
 async fn download_output(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let spec = state.lock().outputs.get(&name).cloned();
-    let Some(spec) = spec else {
+    let Some(spec) = state.output_spec(&name) else {
         return not_found("Output");
     };
     let kind = spec.kind();
@@ -2030,7 +2028,7 @@ async fn download_output(State(state): State<AppState>, Path(name): Path<String>
             .body(Body::from_stream(media::large_body(len)))
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
         other => {
-            let bytes = other.bytes().unwrap_or_default();
+            let bytes = other.bytes(&state.origin).unwrap_or_default();
             (StatusCode::OK, [(header::CONTENT_TYPE, kind.mime())], bytes).into_response()
         }
     }
@@ -2038,11 +2036,12 @@ async fn download_output(State(state): State<AppState>, Path(name): Path<String>
 
 async fn download_file(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let id = name.split('.').next().unwrap_or(&name).to_owned();
-    let file = state
-        .lock()
-        .files
-        .get(&id)
-        .map(|f| (f.path.clone(), f.kind, f.size));
+    let file = {
+        let mut inner = state.lock();
+        state
+            .file(&mut inner, &id)
+            .map(|f| (f.path, f.kind, f.size))
+    };
     let Some((path, kind, size)) = file else {
         return not_found("File");
     };

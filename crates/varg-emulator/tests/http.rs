@@ -668,15 +668,21 @@ async fn generation_outputs_have_the_requested_shape() {
     );
 
     let music = api.wait(music["job_id"].as_str().unwrap()).await;
+    assert_eq!(music["output"]["media_type"], "audio/mpeg");
+    assert!(music["output"]["url"].as_str().unwrap().ends_with(".mp3"));
     let bytes = api.download(music["output"]["url"].as_str().unwrap()).await;
-    assert_eq!(media::probe(&bytes).unwrap().duration, Some(2.0));
+    assert_eq!(media::sniff(&bytes), MediaKind::Mp3);
+    // Whole MP3 frames of 1152 samples: at most one frame (26 ms) longer than asked.
+    let secs = media::probe(&bytes).unwrap().duration.unwrap();
+    assert!((2.0..2.03).contains(&secs), "{secs}");
     assert_eq!(music["model"], "elevenlabs:music_v1");
 
     let speech = api.wait(speech["job_id"].as_str().unwrap()).await;
     let bytes = api
         .download(speech["output"]["url"].as_str().unwrap())
         .await;
-    assert_eq!(media::sniff(&bytes), MediaKind::Wav);
+    assert_eq!(media::sniff(&bytes), MediaKind::Mp3);
+    assert_eq!(speech["output"]["media_type"], "audio/mpeg");
     assert!(media::probe(&bytes).unwrap().duration.unwrap() >= 1.0);
 
     let audio_url = speech["output"]["url"].as_str().unwrap();
