@@ -27,35 +27,47 @@ Exit codes:
   4  network: connection, timeout, rate limit or server errors that outlasted the retries
   5  any other error (not found, unreadable response, local I/O)";
 
-/// Options every command takes.
+/// Options every command takes (listed under "Global options" in every command's help).
 #[derive(Debug, Args)]
 pub struct Global {
     /// API key (default: VARG_API_KEY, then ~/.varg/credentials).
-    #[arg(long, global = true, env = "VARG_API_KEY", hide_env_values = true)]
+    #[arg(long, global = true, env = "VARG_API_KEY", hide_env_values = true, help_heading = GLOBAL)]
     pub api_key: Option<String>,
-    /// Gateway base URL (default: VARG_BASE_URL, then https://api.varg.ai/v1).
-    #[arg(long, global = true, env = "VARG_BASE_URL")]
+    /// Gateway base URL (default: VARG_BASE_URL, then https://api.varg.ai/v1). Always used
+    /// when given; with no key it must name this machine (e.g. a `varg emulator`).
+    #[arg(long, global = true, env = "VARG_BASE_URL", help_heading = GLOBAL)]
     pub base_url: Option<String>,
     /// Run on the built-in local emulator even if an API key is configured.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub emulator: bool,
     /// Print one JSON object per line on stdout (for machines).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// Print nothing but errors (and, with --json, the JSON lines).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
-    /// Give up waiting for a job after this many seconds (the job keeps its id and can be
-    /// waited on later with `varg job wait`).
-    #[arg(long, global = true, value_name = "SECONDS")]
+    /// Log to stderr: once for the SDK's requests and retries, twice for everything
+    /// (RUST_LOG overrides). No short form: `-v` is `speech --voice`.
+    #[arg(long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
+    pub verbose: u8,
+    /// Bound the whole command (requests, retries, the wait and the download) to this many
+    /// seconds. A job still running then keeps its id (printed, with how to wait for it).
+    #[arg(long, global = true, value_name = "SECONDS", help_heading = GLOBAL)]
     pub timeout: Option<f64>,
     /// Cancel the job when --timeout passes.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub cancel_on_timeout: bool,
+    /// Cancel the job on Ctrl-C / SIGTERM (by default it keeps running and the command
+    /// prints how to pick it up).
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub cancel_on_interrupt: bool,
     /// Cache control: `default`, `no-cache` (skip the lookup, still store) or `no-store`.
-    #[arg(long, global = true, value_enum, default_value_t = CacheArg::Default)]
+    #[arg(long, global = true, value_enum, default_value_t = CacheArg::Default, help_heading = GLOBAL)]
     pub cache: CacheArg,
 }
+
+/// The help heading of [`Global`]'s flags.
+const GLOBAL: &str = "Global options";
 
 /// `--cache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,16 +115,42 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Run one request per line of a JSONL file, resumably.
     Batch(BatchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+}
+
+/// `varg completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Writes the completion script for `shell` to stdout.
+pub fn completions(shell: clap_complete::Shell) -> Result<(), crate::CliError> {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "varg", &mut script);
+    let mut out = std::io::stdout().lock();
+    if let Err(err) =
+        std::io::Write::write_all(&mut out, &script).and_then(|()| std::io::Write::flush(&mut out))
+    {
+        crate::output::closed_pipe(err);
+    }
+    Ok(())
 }
 
 /// Where to put a job's output.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Write the output to this file (otherwise its URL is printed).
+    /// Write the output to this file, into this directory (named after the job), or to
+    /// stdout with `-`. Checked before the job is created. Without it the output URL is
+    /// printed, or on the built-in emulator the file is saved in the current directory.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Print the job as soon as it is created, without waiting.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output")]
     pub no_wait: bool,
 }
 
@@ -236,7 +274,7 @@ pub enum JobCommand {
     Wait {
         /// The job id.
         id: String,
-        /// Write the output to this file.
+        /// Write the output to this file, directory, or `-` for stdout.
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
@@ -388,4 +426,17 @@ pub struct BatchArgs {
     /// Where outputs and the manifest journal go.
     #[arg(long, default_value = "varg-batch-out")]
     pub out_dir: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        // clap checks flag clashes (a global short flag against a command's own) lazily, at
+        // parse time of the command concerned; this checks every command up front.
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -12,8 +12,9 @@ use varg_types::*;
 
 use crate::CliError;
 use crate::args::BatchArgs;
-use crate::commands::{Ctx, save};
-use crate::manifest::{LineState, Manifest, Record};
+use crate::commands::Ctx;
+use crate::manifest::{Manifest, Record, RequestKey, State};
+use crate::target::save_to_path;
 
 /// One input line: a request body plus `"type"` naming the endpoint.
 #[derive(Debug, Clone, Deserialize)]
@@ -70,21 +71,42 @@ impl BatchRequest {
     }
 }
 
+/// One request of the batch.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Its line in the file (1-based).
+    pub line: usize,
+    /// Which request it is, for the journal.
+    pub key: RequestKey,
+    /// The request.
+    pub request: BatchRequest,
+}
+
 /// Reads and validates every line before anything is sent.
-pub fn parse(text: &str) -> Result<Vec<(usize, BatchRequest)>, CliError> {
+pub fn parse(text: &str) -> Result<Vec<Item>, CliError> {
     let mut items = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let number = i + 1;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let request: BatchRequest = serde_json::from_str(line)
+        let value: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| CliError::usage(format!("line {number}: {e}")))?;
+        let request: BatchRequest = serde_json::from_value(value.clone())
             .map_err(|e| CliError::usage(format!("line {number}: {e}")))?;
         request
             .validate()
             .map_err(|e| CliError::usage(format!("line {number}: {e}")))?;
-        items.push((number, request));
+        let hash = RequestKey::content_hash(&value);
+        let n = seen.entry(hash.clone()).or_default();
+        *n += 1;
+        items.push(Item {
+            line: number,
+            key: RequestKey { key: hash, n: *n },
+            request,
+        });
     }
     Ok(items)
 }
@@ -98,7 +120,8 @@ fn output_path(dir: &Path, line: usize, job: &Job) -> PathBuf {
     ))
 }
 
-fn sanitize(id: &str) -> String {
+/// `id` with every character that is not safe in a file name replaced by `_`.
+pub fn sanitize(id: &str) -> String {
     id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -146,7 +169,24 @@ pub async fn run(ctx: &Ctx, args: BatchArgs) -> Result<(), CliError> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
     let items = parse(&text)?;
-    let manifest = Manifest::open(&args.out_dir)?;
+    let manifest = Manifest::open(&args.out_dir).map_err(|e| {
+        CliError::other(format!(
+            "cannot open the batch journal in {}: {e}",
+            args.out_dir.display()
+        ))
+    })?;
+    if manifest.ignored() > 0 {
+        ctx.printer.note(&format!(
+            "batch: {} journal record(s) in {} could not be read (cut short, or written by an older varg without request keys) and are ignored",
+            manifest.ignored(),
+            manifest.path().display()
+        ));
+    }
+    ctx.inflight.batch(format!(
+        "varg batch {} --out-dir {}",
+        args.file.display(),
+        args.out_dir.display()
+    ));
     let total = items.len();
     ctx.printer.note(&format!(
         "batch: {total} request(s), {} at a time, journal {}",
@@ -156,10 +196,10 @@ pub async fn run(ctx: &Ctx, args: BatchArgs) -> Result<(), CliError> {
     let manifest = Arc::new(Mutex::new(manifest));
 
     let outcomes: Vec<Outcome> = futures::stream::iter(items)
-        .map(|(line, request)| {
+        .map(|item| {
             let manifest = Arc::clone(&manifest);
             let out_dir = args.out_dir.clone();
-            async move { run_line(ctx, &manifest, &out_dir, line, request).await }
+            async move { run_line(ctx, &manifest, &out_dir, item).await }
         })
         .buffer_unordered(args.concurrency)
         .collect()
@@ -190,60 +230,74 @@ pub async fn run(ctx: &Ctx, args: BatchArgs) -> Result<(), CliError> {
             code: 1,
             message: format!("{failed} job(s) failed"),
             job_id: None,
+            resume: false,
         }),
         None => Ok(()),
     }
 }
 
-async fn run_line(
-    ctx: &Ctx,
-    manifest: &Mutex<Manifest>,
-    out_dir: &Path,
-    line: usize,
-    request: BatchRequest,
-) -> Outcome {
-    let state = manifest
+fn record(manifest: &Mutex<Manifest>, record: Record) -> std::io::Result<()> {
+    manifest
         .lock()
-        .map(|m| m.state(line))
-        .unwrap_or(LineState::New);
+        .map_err(|_| std::io::Error::other("manifest lock poisoned"))
+        .and_then(|mut m| m.record(record))
+}
+
+async fn run_line(ctx: &Ctx, manifest: &Mutex<Manifest>, out_dir: &Path, item: Item) -> Outcome {
+    let Item { line, key, request } = item;
+    let state = manifest.lock().map(|m| m.state(&key)).unwrap_or(State::New);
     let job_id = match state {
-        LineState::Completed(job_id) => {
-            ctx.printer.result(
-                &format!("line {line}: already completed ({job_id})"),
-                json!({"event": "batch_item", "line": line, "job_id": job_id, "status": "completed", "resumed": true}),
-            );
-            return Outcome::Completed;
+        State::Completed { job_id, file } => {
+            let present = file.as_deref().is_some_and(Path::exists);
+            if present {
+                ctx.printer.result(
+                    &format!("line {line}: already completed ({job_id})"),
+                    json!({"event": "batch_item", "line": line, "job_id": job_id, "status": "completed", "resumed": true, "file": file}),
+                );
+                return Outcome::Completed;
+            }
+            // The output file was deleted since: fetch the job again and download it.
+            ctx.printer.note(&format!(
+                "line {line}: output of {job_id} is missing; downloading it again"
+            ));
+            JobId::new(job_id)
         }
-        LineState::Failed(job_id) => {
+        State::Failed(job_id) => {
             ctx.printer.result(
                 &format!("line {line}: failed in an earlier run ({job_id})"),
                 json!({"event": "batch_item", "line": line, "job_id": job_id, "status": "failed", "resumed": true}),
             );
             return Outcome::JobFailed;
         }
-        LineState::Created(job_id) => {
+        State::Created(job_id) => {
             ctx.printer
                 .note(&format!("line {line}: resuming the wait on {job_id}"));
             JobId::new(job_id)
         }
-        LineState::New => {
+        State::New => {
             let job = match request.create(ctx).await {
                 Ok(job) => job,
                 Err(err) => return line_error(ctx, line, err.into()),
             };
-            let recorded = manifest
-                .lock()
-                .map_err(|_| std::io::Error::other("manifest lock poisoned"))
-                .and_then(|mut m| {
-                    m.record(Record::Created {
-                        line,
-                        job_id: job.job_id.to_string(),
-                    })
-                });
+            let recorded = record(
+                manifest,
+                Record::Created {
+                    key: key.clone(),
+                    line,
+                    job_id: job.job_id.to_string(),
+                },
+            );
             if let Err(err) = recorded {
-                let mut err = CliError::from(err);
-                err.job_id = Some(job.job_id.to_string());
-                return line_error(ctx, line, err);
+                return line_error(
+                    ctx,
+                    line,
+                    CliError {
+                        code: 5,
+                        message: format!("cannot write the batch journal: {err}"),
+                        job_id: Some(job.job_id.to_string()),
+                        resume: true,
+                    },
+                );
             }
             ctx.printer
                 .event(json!({"event": "created", "line": line, "job_id": job.job_id}));
@@ -257,16 +311,18 @@ async fn run_line(
             json!({"event": "status", "line": line, "job_id": job.job_id, "status": job.status}),
         );
     });
-    if let Some(timeout) = ctx.timeout {
+    if let Some(remaining) = ctx.remaining() {
         options = options
-            .deadline(timeout)
+            .deadline(remaining)
             .cancel_on_deadline(ctx.cancel_on_timeout);
     }
+    ctx.inflight.watching(job_id.as_str(), None);
     let finished = ctx.client.wait(job_id.as_str(), options).await;
-    let (record, outcome) = match finished {
+    ctx.inflight.finished(job_id.as_str());
+    let (finished_record, outcome) = match finished {
         Ok(job) => {
             let path = output_path(out_dir, line, &job);
-            match save(ctx, &job, &path).await {
+            match save_to_path(ctx, &job, &path).await {
                 Ok(bytes) => {
                     ctx.printer.result(
                         &format!("line {line}: {} -> {} ({bytes} bytes)", job.job_id, path.display()),
@@ -274,6 +330,7 @@ async fn run_line(
                     );
                     (
                         Record::Finished {
+                            key,
                             line,
                             job_id: job.job_id.to_string(),
                             status: "completed".into(),
@@ -293,6 +350,7 @@ async fn run_line(
             );
             (
                 Record::Finished {
+                    key,
                     line,
                     job_id: job.job_id.to_string(),
                     status: job.status.to_string(),
@@ -304,19 +362,19 @@ async fn run_line(
         }
         Err(err) => return line_error(ctx, line, CliError::from(err.with_job_id(&job_id))),
     };
-    if let Err(err) = manifest
-        .lock()
-        .map_err(|_| std::io::Error::other("manifest lock poisoned"))
-        .and_then(|mut m| m.record(record))
-    {
-        return line_error(ctx, line, err.into());
+    if let Err(err) = record(manifest, finished_record) {
+        return line_error(
+            ctx,
+            line,
+            CliError::other(format!("cannot write the batch journal: {err}")),
+        );
     }
     outcome
 }
 
 fn line_error(ctx: &Ctx, line: usize, err: CliError) -> Outcome {
     if !ctx.printer.json {
-        eprintln!("line {line}: error: {}", err.message);
+        crate::output::stderr_line(&format!("line {line}: error: {}", err.message));
     }
     ctx.printer.event(json!({"event": "batch_item", "line": line, "error": err.message, "exit_code": err.code, "job_id": err.job_id}));
     Outcome::Error(err)
@@ -332,13 +390,34 @@ mod tests {
             "{\"type\":\"image\",\"model\":\"flux-schnell\",\"prompt\":\"a cat\"}\n\n# comment\n{\"type\":\"speech\",\"model\":\"eleven_v3\",\"text\":\"hi\"}\n",
         )
         .unwrap();
-        assert_eq!(ok.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 4]);
+        assert_eq!(ok.iter().map(|i| i.line).collect::<Vec<_>>(), [1, 4]);
         let err =
             parse("{\"type\":\"image\",\"model\":\"flux-schnell\",\"prompt\":\"\"}").unwrap_err();
         assert_eq!(err.code, 2);
         assert!(err.message.starts_with("line 1: prompt"), "{}", err.message);
         let err = parse("{\"type\":\"hologram\"}").unwrap_err();
         assert!(err.message.contains("line 1"), "{}", err.message);
+    }
+
+    #[test]
+    fn identical_lines_are_separate_requests_and_moving_a_line_keeps_its_key() {
+        let cat = r#"{"type":"image","model":"flux-schnell","prompt":"a cat"}"#;
+        let hi = r#"{"type":"speech","model":"eleven_v3","text":"hi"}"#;
+        let first = parse(&format!("{cat}\n{cat}\n{cat}\n")).unwrap();
+        let keys: Vec<_> = first.iter().map(|i| i.key.clone()).collect();
+        assert_eq!(keys.iter().map(|k| k.n).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(keys.iter().all(|k| k.key == keys[0].key));
+        // A new line inserted at the top: the image requests keep their keys, the speech
+        // request gets one of its own.
+        let edited = parse(&format!("{hi}\n{cat}\n{cat}\n{cat}\n")).unwrap();
+        assert_ne!(edited[0].key.key, keys[0].key);
+        assert_eq!(
+            edited[1..]
+                .iter()
+                .map(|i| i.key.clone())
+                .collect::<Vec<_>>(),
+            keys
+        );
     }
 
     #[test]

@@ -1,23 +1,23 @@
 //! Command implementations.
 
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use varg_async::{Client, WaitOptions};
-use varg_core::CacheMode;
-use varg_core::config::{Environment, is_loopback_url, resolve_base_url, resolve_from_environment};
-use varg_emulator::{Emulator, EmulatorHandle};
+use varg_emulator::Emulator;
 use varg_types::common::is_http_url;
 use varg_types::model::{CATALOGUE, ModelInfo};
 use varg_types::*;
 
 use crate::CliError;
 use crate::args::*;
-use crate::output::{Printer, describe};
+use crate::connect::{Backend, connect};
+use crate::interrupt::Inflight;
+use crate::output::{Printer, describe, stdout_line};
+use crate::target::{Target, save};
 
 /// A connected client, and the emulator behind it when running offline.
 pub struct Ctx {
@@ -25,20 +25,33 @@ pub struct Ctx {
     pub client: Client,
     /// Output.
     pub printer: Printer,
-    /// `--timeout`.
+    /// When the command started (`--timeout` counts from here).
+    pub started: Instant,
+    /// `--timeout`: the whole command's budget.
     pub timeout: Option<Duration>,
     /// `--cancel-on-timeout`.
     pub cancel_on_timeout: bool,
-    /// Keeps the in-process emulator alive while the command runs.
-    pub _emulator: Option<EmulatorHandle>,
+    /// Which backend the client talks to.
+    pub backend: Backend,
+    /// Jobs and partial files to account for if the command is stopped (it also keeps the
+    /// in-process emulator alive).
+    pub inflight: Arc<Inflight>,
 }
 
 impl Ctx {
+    /// What is left of `--timeout`.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.timeout.map(|t| {
+            t.saturating_sub(self.started.elapsed())
+                .max(Duration::from_millis(1))
+        })
+    }
+
     /// Wait options from the global flags, reporting status changes to `bar`.
     pub fn wait_options(&self, bar: &indicatif::ProgressBar) -> WaitOptions {
         let mut options = WaitOptions::new().cancel_on_deadline(self.cancel_on_timeout);
-        if let Some(timeout) = self.timeout {
-            options = options.deadline(timeout);
+        if let Some(remaining) = self.remaining() {
+            options = options.deadline(remaining);
         }
         let printer = self.printer;
         let bar = bar.clone();
@@ -46,14 +59,46 @@ impl Ctx {
     }
 }
 
+/// Parses `--timeout` (a positive number of seconds).
+pub fn parse_timeout(secs: Option<f64>) -> Result<Option<Duration>, CliError> {
+    match secs {
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
+            Ok(Some(Duration::from_secs_f64(secs)))
+        }
+        Some(secs) => Err(CliError::usage(format!(
+            "--timeout must be a positive number of seconds (got {secs})"
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// Runs one parsed command line.
-pub async fn run(cli: Cli, printer: Printer) -> Result<(), CliError> {
+pub async fn run(
+    cli: Cli,
+    printer: Printer,
+    timeout: Option<Duration>,
+    inflight: Arc<Inflight>,
+) -> Result<(), CliError> {
     match cli.command {
         Command::Models(args) => return models(args, printer),
         Command::Emulator(args) => return emulator(args, printer).await,
+        Command::Completions(args) => return crate::args::completions(args.shell),
         _ => {}
     }
-    let ctx = connect(&cli.global, printer).await?;
+    let connection = connect(&cli.global, printer).await?;
+    inflight.connected(&connection.client, connection.backend.resume_flags());
+    if let Some(emulator) = connection.emulator {
+        inflight.keep_alive(emulator);
+    }
+    let ctx = Ctx {
+        client: connection.client,
+        printer,
+        started: Instant::now(),
+        timeout,
+        cancel_on_timeout: cli.global.cancel_on_timeout,
+        backend: connection.backend,
+        inflight,
+    };
     match cli.command {
         Command::Image(args) => image(&ctx, args).await,
         Command::Video(args) => video(&ctx, args).await,
@@ -66,7 +111,7 @@ pub async fn run(cli: Cli, printer: Printer) -> Result<(), CliError> {
         Command::Voices(args) => voices(&ctx, args).await,
         Command::Balance => {
             let balance = ctx.client.balance().await?;
-            let cents = balance.balance_cents.unwrap_or(0.0);
+            let cents = balance.balance_cents.unwrap_or_default();
             let currency = balance.currency.clone().unwrap_or_else(|| "usd".into());
             ctx.printer.result(
                 &format!(
@@ -87,20 +132,23 @@ pub async fn run(cli: Cli, printer: Printer) -> Result<(), CliError> {
                 ctx.printer.event(json!({"event": "usage", "usage": usage}));
             } else if !ctx.printer.quiet {
                 for record in &usage.usage {
-                    println!(
+                    stdout_line(&format!(
                         "{}  {}  {}  {} cents{}",
                         record.created_at.as_deref().unwrap_or("-"),
                         record.job_id.as_deref().unwrap_or("-"),
                         record.model.as_deref().unwrap_or("-"),
-                        record.cost_cents.unwrap_or(0.0),
+                        record.cost_cents.unwrap_or_default(),
                         if record.cache_hit == Some(true) {
                             " (cache hit)"
                         } else {
                             ""
                         }
-                    );
+                    ));
                 }
-                println!("total: {} cents", usage.total_cents.unwrap_or(0.0));
+                stdout_line(&format!(
+                    "total: {} cents",
+                    usage.total_cents.unwrap_or_default()
+                ));
             }
             Ok(())
         }
@@ -117,116 +165,65 @@ pub async fn run(cli: Cli, printer: Printer) -> Result<(), CliError> {
             Ok(())
         }
         Command::Batch(args) => crate::batch::run(&ctx, args).await,
-        Command::Models(_) | Command::Emulator(_) => Ok(()),
+        Command::Models(_) | Command::Emulator(_) | Command::Completions(_) => Ok(()),
     }
 }
 
-/// Builds the client: the configured gateway, or the in-process emulator when there is no key.
-async fn connect(global: &Global, printer: Printer) -> Result<Ctx, CliError> {
-    // The key from --api-key / VARG_API_KEY, else ~/.varg/credentials; the base URL from
-    // --base-url / VARG_BASE_URL. Empty values count as unset.
-    let file_read = Cell::new(false);
-    let read_file = |path: &Path| {
-        let text = std::fs::read_to_string(path).ok();
-        file_read.set(text.is_some());
-        text
-    };
-    let env = Environment {
-        var: &|name: &str| std::env::var(name).ok(),
-        read_file: &read_file,
-    };
-    let explicit_base = global.base_url.as_deref();
-    let key = match resolve_from_environment(global.api_key.as_deref(), explicit_base, &env) {
-        Ok((key, _, base)) => Some((key, base)),
-        // No key anywhere: run on the built-in emulator (below).
-        Err(_) if !file_read.get() => None,
-        // A credentials file that cannot be read as one is reported, not silently replaced
-        // by the emulator.
-        Err(err) => {
-            return Err(CliError {
-                code: 3,
-                message: format!("~/.varg/credentials: {err}"),
-                job_id: None,
-            });
-        }
-    };
-    let base_url = resolve_base_url(explicit_base, None).to_owned();
+/// An input given as `PATH_OR_URL`: checked at once, uploaded only after the request that
+/// uses it has been validated (so a broken rule costs no upload).
+enum Input {
+    Url(String),
+    Local(PathBuf),
+}
 
-    let mut emulator = None;
-    let (key, base_url) = match (key, global.emulator) {
-        (Some((key, base)), false) => (key, Some(base)),
-        (None, false) if is_loopback_url(&base_url) => {
-            // A local gateway (such as `varg emulator`) accepts any varg_ key.
-            (varg_core::ApiKey::from("varg_local"), Some(base_url))
+impl Input {
+    fn parse(input: &str) -> Result<Input, CliError> {
+        if is_http_url(input) {
+            return Ok(Input::Url(input.to_owned()));
         }
-        _ => {
-            let handle = Emulator::builder()
-                .start()
-                .await
-                .map_err(|e| CliError::other(format!("cannot start the built-in emulator: {e}")))?;
-            let base = handle.base_url();
-            if !printer.quiet {
-                eprintln!(
-                    "{} running on the built-in emulator at {base} (placeholder media, no cost)",
-                    if global.emulator {
-                        "--emulator:"
-                    } else {
-                        "no API key found:"
-                    }
-                );
-            }
-            emulator = Some(handle);
-            (varg_core::ApiKey::from("varg_emulator"), Some(base))
-        }
-    };
-    let cache = match global.cache {
-        CacheArg::Default => CacheMode::Default,
-        CacheArg::NoCache => CacheMode::NoCache,
-        CacheArg::NoStore => CacheMode::NoStore,
-    };
-    let mut builder = Client::builder().api_key(key).cache(cache);
-    if let Some(base) = base_url {
-        builder = builder.base_url(base);
-    }
-    let client = builder.build()?;
-    let timeout = match global.timeout {
-        Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
-        Some(secs) => {
+        let path = Path::new(input);
+        if !path.is_file() {
             return Err(CliError::usage(format!(
-                "--timeout must be a positive number of seconds (got {secs})"
+                "{input:?} is neither an http(s) URL nor a readable file"
             )));
         }
-        None => None,
-    };
-    Ok(Ctx {
-        client,
-        printer,
-        timeout,
-        cancel_on_timeout: global.cancel_on_timeout,
-        _emulator: emulator,
-    })
+        Ok(Input::Local(path.to_owned()))
+    }
+
+    fn parse_all(inputs: &[String]) -> Result<Vec<Input>, CliError> {
+        inputs.iter().map(|i| Input::parse(i)).collect()
+    }
+
+    /// A URL that stands in for the upload while the request is validated.
+    fn stand_in(&self) -> String {
+        match self {
+            Input::Url(url) => url.clone(),
+            Input::Local(_) => "https://upload.invalid/file".to_owned(),
+        }
+    }
+
+    /// The URL to send: the upload's URL for a local file (deduplicated by hash).
+    async fn resolve(&self, ctx: &Ctx) -> Result<String, CliError> {
+        match self {
+            Input::Url(url) => Ok(url.clone()),
+            Input::Local(path) => Ok(upload(ctx, path).await?.url),
+        }
+    }
 }
 
-/// Turns `PATH_OR_URL` into a URL, uploading a local file first (deduplicated by hash).
-async fn input_url(ctx: &Ctx, input: &str) -> Result<String, CliError> {
-    if is_http_url(input) {
-        return Ok(input.to_owned());
-    }
-    let path = Path::new(input);
-    if !path.is_file() {
-        return Err(CliError::usage(format!(
-            "{input:?} is neither an http(s) URL nor a readable file"
-        )));
-    }
-    Ok(upload(ctx, path).await?.url)
+fn stand_ins(inputs: &[Input]) -> Option<Vec<FileRef>> {
+    (!inputs.is_empty()).then(|| inputs.iter().map(|i| FileRef::new(i.stand_in())).collect())
 }
 
-async fn input_urls(ctx: &Ctx, inputs: &[String]) -> Result<Vec<FileRef>, CliError> {
+async fn resolve_all(ctx: &Ctx, inputs: &[Input]) -> Result<Option<Vec<FileRef>>, CliError> {
+    if inputs.is_empty() {
+        return Ok(None);
+    }
     let mut files = Vec::with_capacity(inputs.len());
     for input in inputs {
-        files.push(FileRef::new(input_url(ctx, input).await?));
+        files.push(FileRef::new(input.resolve(ctx).await?));
     }
-    Ok(files)
+    Ok(Some(files))
 }
 
 async fn upload(ctx: &Ctx, path: &Path) -> Result<FileUploadResponse, CliError> {
@@ -281,167 +278,210 @@ fn check(request: &impl Validate) -> Result<(), CliError> {
         .map_err(|e| CliError::from(varg_core::Error::InvalidInput(e)))
 }
 
-/// Validates `request` as it will be once its inputs are uploaded (with stand-in URLs for
-/// local files), so a broken rule costs no upload.
-fn check_before_upload<R: Validate + Clone>(
-    request: &R,
-    inputs: &[String],
-    set_files: impl Fn(&mut R, Option<Vec<FileRef>>),
-) -> Result<(), CliError> {
-    let mut dry = request.clone();
-    let files = inputs
-        .iter()
-        .map(|input| {
-            if is_http_url(input) {
-                FileRef::new(input.as_str())
-            } else {
-                FileRef::new("https://upload.invalid/file")
+/// The checked output destination for a job command (before anything is sent): `-o`, or on
+/// the built-in emulator (whose URLs die with the process) a file in the current directory.
+fn plan_target(ctx: &Ctx, out: &OutputArgs) -> Result<Option<Target>, CliError> {
+    plan_output(ctx, out.output.as_deref(), out.no_wait)
+}
+
+fn plan_output(
+    ctx: &Ctx,
+    output: Option<&Path>,
+    no_wait: bool,
+) -> Result<Option<Target>, CliError> {
+    match output {
+        Some(path) => {
+            let target = Target::plan(path)?;
+            if target == Target::Stdout && ctx.printer.json {
+                return Err(CliError::usage(
+                    "-o - writes the output to stdout, where --json writes its lines; pick one",
+                ));
             }
-        })
-        .collect::<Vec<_>>();
-    set_files(&mut dry, (!files.is_empty()).then_some(files));
-    check(&dry)
+            Ok(Some(target))
+        }
+        None if no_wait || !ctx.backend.is_built_in() => Ok(None),
+        // Built-in emulator: save beside the user rather than print a URL that dies with us.
+        None => Ok(Target::plan(Path::new(".")).ok()),
+    }
 }
 
 /// Creates a job with `create`, waits for it, and prints or saves the result.
-async fn run_job<F>(ctx: &Ctx, label: &str, out: &OutputArgs, create: F) -> Result<Job, CliError>
+async fn run_job<F>(
+    ctx: &Ctx,
+    label: &str,
+    out: &OutputArgs,
+    target: Option<Target>,
+    create: F,
+) -> Result<Job, CliError>
 where
     F: std::future::Future<Output = Result<Job, varg_core::Error>>,
 {
-    let job = create.await?;
+    ctx.inflight.creating();
+    let job = match create.await {
+        Ok(job) => {
+            ctx.inflight.created(
+                Some(job.job_id.as_str()),
+                target.as_ref().and_then(Target::hint_path),
+            );
+            job
+        }
+        Err(err) => {
+            ctx.inflight.created(None, None);
+            return Err(err.into());
+        }
+    };
     ctx.printer
         .event(json!({"event": "created", "job_id": job.job_id, "status": job.status}));
+    ctx.printer
+        .note(&format!("{label} job {} created", job.job_id));
     if out.no_wait {
+        ctx.inflight.finished(job.job_id.as_str());
+        let flags = ctx.backend.resume_flags();
         ctx.printer
             .result(&describe(&job), json!({"event": "job", "job": job}));
+        ctx.printer.note(&format!(
+            "`varg job wait {}{flags}` waits for it",
+            job.job_id
+        ));
         return Ok(job);
     }
-    finish(ctx, label, job, out.output.as_deref()).await
+    finish(ctx, label, job, target).await
 }
 
-/// Waits for `job`, then saves its output to `output` or prints its URL.
-async fn finish(ctx: &Ctx, label: &str, job: Job, output: Option<&Path>) -> Result<Job, CliError> {
+/// Waits for `job`, then saves its output to `target` or prints its URL.
+async fn finish(ctx: &Ctx, label: &str, job: Job, target: Option<Target>) -> Result<Job, CliError> {
     let bar = ctx.printer.spinner(label);
     bar.set_message(job.status.to_string());
     let waited = ctx.client.wait_for(job, ctx.wait_options(&bar)).await;
     bar.finish_and_clear();
-    let job = waited?;
-    match output {
-        Some(path) => {
-            let bytes = save(ctx, &job, path).await?;
-            ctx.printer.result(
-                &format!(
-                    "{} ({} bytes, {}){}",
-                    path.display(),
-                    bytes,
-                    job.job_id,
-                    if job.cache_hit() { ", cache hit" } else { "" }
-                ),
-                json!({"event": "completed", "job": job, "file": path, "bytes": bytes}),
-            );
+    let job = match waited {
+        Ok(job) => job,
+        Err(err) => {
+            if let Some(id) = err.job_id() {
+                ctx.inflight.finished(id.as_str());
+            }
+            return Err(err.into());
         }
-        None => ctx
-            .printer
-            .result(&describe(&job), json!({"event": "completed", "job": job})),
+    };
+    let Some(target) = target else {
+        ctx.inflight.finished(job.job_id.as_str());
+        ctx.printer
+            .result(&describe(&job), json!({"event": "completed", "job": job}));
+        return Ok(job);
+    };
+    let (file, bytes) = save(ctx, &job, &target).await?;
+    ctx.inflight.finished(job.job_id.as_str());
+    let cache = if job.cache_hit() { ", cache hit" } else { "" };
+    match file {
+        Some(path) => ctx.printer.result(
+            &format!(
+                "saved {} ({bytes} bytes, {}{cache})",
+                path.display(),
+                job.job_id
+            ),
+            json!({"event": "completed", "job": job, "file": path, "bytes": bytes}),
+        ),
+        // The output went to stdout: the summary goes to stderr.
+        None => ctx.printer.note(&format!(
+            "wrote {bytes} bytes to stdout ({}{cache})",
+            job.job_id
+        )),
     }
     Ok(job)
 }
 
-/// Downloads a job's output to `path` with a progress bar.
-pub async fn save(ctx: &Ctx, job: &Job, path: &Path) -> Result<u64, CliError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let bar = ctx.printer.download_bar(&path.display().to_string());
-    let progress_bar = bar.clone();
-    let progress = move |p: varg_async::DownloadProgress| {
-        if let Some(total) = p.total {
-            progress_bar.set_length(total);
-        }
-        progress_bar.set_position(p.downloaded);
-    };
-    // Written beside the target and renamed when complete: a failed or interrupted download
-    // never leaves a truncated file at `path`.
-    let mut part = path.as_os_str().to_owned();
-    part.push(".part");
-    let part = PathBuf::from(part);
-    let mut file = tokio::fs::File::create(&part).await?;
-    let written = ctx.client.download(job, &mut file, Some(&progress)).await;
-    bar.finish_and_clear();
-    let written = match written {
-        Ok(n) => n,
-        Err(err) => {
-            drop(file);
-            let _ = tokio::fs::remove_file(&part).await;
-            return Err(CliError::from(err.with_job_id(&job.job_id)));
-        }
-    };
-    use tokio::io::AsyncWriteExt;
-    file.flush().await?;
-    file.sync_all().await?;
-    drop(file);
-    tokio::fs::rename(&part, path).await?;
-    Ok(written)
-}
-
 async fn image(ctx: &Ctx, args: ImageArgs) -> Result<(), CliError> {
+    let target = plan_target(ctx, &args.out)?;
+    let inputs = Input::parse_all(&args.files)?;
     let mut request = ImageRequest::new(args.model, args.prompt);
     request.aspect_ratio = args.aspect_ratio.map(AspectRatio::new);
     request.provider_options = provider_options(&args.options)?;
-    check_before_upload(&request, &args.files, |r, files| r.files = files)?;
-    if !args.files.is_empty() {
-        request.files = Some(input_urls(ctx, &args.files).await?);
-    }
+    request.files = stand_ins(&inputs);
     check(&request)?;
-    run_job(ctx, "image", &args.out, ctx.client.create_image(&request))
-        .await
-        .map(|_| ())
+    crate::catalogue::warn_unknown(ctx.printer, &request.model, &Capability::Image);
+    request.files = resolve_all(ctx, &inputs).await?;
+    run_job(
+        ctx,
+        "image",
+        &args.out,
+        target,
+        ctx.client.create_image(&request),
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn video(ctx: &Ctx, args: VideoArgs) -> Result<(), CliError> {
+    let target = plan_target(ctx, &args.out)?;
+    let inputs = Input::parse_all(&args.files)?;
     let mut request = VideoRequest::new(args.model, args.prompt);
     request.duration = args.duration;
     request.aspect_ratio = args.aspect_ratio.map(AspectRatio::new);
     request.provider_options = provider_options(&args.options)?;
-    check_before_upload(&request, &args.files, |r, files| r.files = files)?;
-    if !args.files.is_empty() {
-        request.files = Some(input_urls(ctx, &args.files).await?);
-    }
+    request.files = stand_ins(&inputs);
     check(&request)?;
-    run_job(ctx, "video", &args.out, ctx.client.create_video(&request))
-        .await
-        .map(|_| ())
+    crate::catalogue::warn_unknown(ctx.printer, &request.model, &Capability::Video);
+    request.files = resolve_all(ctx, &inputs).await?;
+    run_job(
+        ctx,
+        "video",
+        &args.out,
+        target,
+        ctx.client.create_video(&request),
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn speech(ctx: &Ctx, args: SpeechArgs) -> Result<(), CliError> {
+    let target = plan_target(ctx, &args.out)?;
     let mut request = SpeechRequest::new(args.model, args.text);
     request.voice = args.voice.map(Voice::new);
     request.provider_options = provider_options(&args.options)?;
     check(&request)?;
-    run_job(ctx, "speech", &args.out, ctx.client.create_speech(&request))
-        .await
-        .map(|_| ())
+    crate::catalogue::warn_unknown(ctx.printer, &request.model, &Capability::Speech);
+    run_job(
+        ctx,
+        "speech",
+        &args.out,
+        target,
+        ctx.client.create_speech(&request),
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn music(ctx: &Ctx, args: MusicArgs) -> Result<(), CliError> {
+    let target = plan_target(ctx, &args.out)?;
     let mut request = MusicRequest::new(args.model, args.prompt);
     request.duration = args.duration;
     request.provider_options = provider_options(&args.options)?;
     check(&request)?;
-    run_job(ctx, "music", &args.out, ctx.client.create_music(&request))
-        .await
-        .map(|_| ())
+    crate::catalogue::warn_unknown(ctx.printer, &request.model, &Capability::Music);
+    run_job(
+        ctx,
+        "music",
+        &args.out,
+        target,
+        ctx.client.create_music(&request),
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn transcribe(ctx: &Ctx, args: TranscribeArgs) -> Result<(), CliError> {
-    let url = input_url(ctx, &args.audio).await?;
-    let mut request = TranscriptionRequest::new(args.model, url);
+    let target = plan_target(ctx, &args.out)?;
+    let audio = Input::parse(&args.audio)?;
+    let mut request = TranscriptionRequest::new(args.model, audio.stand_in());
     request.language = args.language;
     check(&request)?;
+    crate::catalogue::warn_unknown(ctx.printer, &request.model, &Capability::Transcription);
+    request.audio_url = audio.resolve(ctx).await?;
     run_job(
         ctx,
         "transcription",
         &args.out,
+        target,
         ctx.client.create_transcription(&request),
     )
     .await
@@ -463,8 +503,12 @@ async fn job(ctx: &Ctx, command: JobCommand) -> Result<(), CliError> {
             );
         }
         JobCommand::Wait { id, output } => {
-            let job = ctx.client.get_job(&id).await?;
-            finish(ctx, "job", job, output.as_deref()).await?;
+            let target = plan_output(ctx, output.as_deref(), false)?;
+            ctx.inflight
+                .watching(&id, target.as_ref().and_then(Target::hint_path));
+            let job = ctx.client.get_job(&id).await;
+            let job = job.inspect_err(|_| ctx.inflight.finished(&id))?;
+            finish(ctx, "job", job, target).await?;
         }
         JobCommand::Events { id } => {
             let events = ctx.client.events(&id);
@@ -489,22 +533,43 @@ async fn media(ctx: &Ctx, command: MediaCommand) -> Result<(), CliError> {
             output_folder,
             out,
         } => {
-            let mut request = FfmpegRequest::new(command);
-            if let Some(url) = url {
-                request.url = Some(input_url(ctx, &url).await?);
+            let target = plan_target(ctx, &out)?;
+            let url = url.as_deref().map(Input::parse).transpose()?;
+            let labelled = pairs(&inputs, "--input")?
+                .into_iter()
+                .map(|(label, input)| Ok((label, Input::parse(&input)?)))
+                .collect::<Result<Vec<_>, CliError>>()?;
+            let build = |url: Option<String>, labelled: Vec<(String, String)>| {
+                let mut request = FfmpegRequest::new(command.clone());
+                request.url = url;
+                for (label, input) in labelled {
+                    request = request.input_file(label, input);
+                }
+                for (label, name) in pairs(&outputs, "--output-file")? {
+                    request = request.output_file(label, name);
+                }
+                if output_folder {
+                    request = request.output_folder();
+                }
+                Ok::<_, CliError>(request)
+            };
+            check(&build(
+                url.as_ref().map(Input::stand_in),
+                labelled
+                    .iter()
+                    .map(|(l, i)| (l.clone(), i.stand_in()))
+                    .collect(),
+            )?)?;
+            let url = match &url {
+                Some(input) => Some(input.resolve(ctx).await?),
+                None => None,
+            };
+            let mut resolved = Vec::with_capacity(labelled.len());
+            for (label, input) in &labelled {
+                resolved.push((label.clone(), input.resolve(ctx).await?));
             }
-            for (label, input) in pairs(&inputs, "--input")? {
-                let url = input_url(ctx, &input).await?;
-                request = request.input_file(label, url);
-            }
-            for (label, name) in pairs(&outputs, "--output-file")? {
-                request = request.output_file(label, name);
-            }
-            if output_folder {
-                request = request.output_folder();
-            }
-            check(&request)?;
-            run_job(ctx, "ffmpeg", &out, ctx.client.ffmpeg(&request)).await?;
+            let request = build(url, resolved)?;
+            run_job(ctx, "ffmpeg", &out, target, ctx.client.ffmpeg(&request)).await?;
         }
         MediaCommand::Trim {
             url,
@@ -514,12 +579,15 @@ async fn media(ctx: &Ctx, command: MediaCommand) -> Result<(), CliError> {
             precise,
             out,
         } => {
-            let mut request = TrimRequest::new(input_url(ctx, &url).await?, start);
+            let target = plan_target(ctx, &out)?;
+            let source = Input::parse(&url)?;
+            let mut request = TrimRequest::new(source.stand_in(), start);
             request.end = end;
             request.duration = duration;
             request.precise = precise.then_some(true);
             check(&request)?;
-            run_job(ctx, "trim", &out, ctx.client.trim(&request)).await?;
+            request.url = source.resolve(ctx).await?;
+            run_job(ctx, "trim", &out, target, ctx.client.trim(&request)).await?;
         }
         MediaCommand::Resize {
             url,
@@ -528,12 +596,15 @@ async fn media(ctx: &Ctx, command: MediaCommand) -> Result<(), CliError> {
             fit,
             out,
         } => {
-            let mut request = ResizeRequest::new(input_url(ctx, &url).await?);
+            let target = plan_target(ctx, &out)?;
+            let source = Input::parse(&url)?;
+            let mut request = ResizeRequest::new(source.stand_in());
             request.width = width;
             request.height = height;
             request.fit = fit.as_deref().map(ResizeFit::from_wire);
             check(&request)?;
-            run_job(ctx, "resize", &out, ctx.client.resize(&request)).await?;
+            request.url = source.resolve(ctx).await?;
+            run_job(ctx, "resize", &out, target, ctx.client.resize(&request)).await?;
         }
         MediaCommand::Slice {
             url,
@@ -544,14 +615,17 @@ async fn media(ctx: &Ctx, command: MediaCommand) -> Result<(), CliError> {
             no_thumbnails,
             out,
         } => {
-            let mut request = SliceRequest::new(input_url(ctx, &url).await?);
+            let target = plan_target(ctx, &out)?;
+            let source = Input::parse(&url)?;
+            let mut request = SliceRequest::new(source.stand_in());
             request.every = every;
             request.at = (!at.is_empty()).then_some(at);
             request.count = count;
             request.codec = codec.as_deref().map(SliceCodec::from_wire);
             request.thumbnails = no_thumbnails.then_some(false);
             check(&request)?;
-            let job = run_job(ctx, "slice", &out, ctx.client.slice(&request)).await?;
+            request.video_url = source.resolve(ctx).await?;
+            let job = run_job(ctx, "slice", &out, target, ctx.client.slice(&request)).await?;
             if !ctx.printer.json && !ctx.printer.quiet {
                 for (i, segment) in job
                     .metadata
@@ -559,19 +633,21 @@ async fn media(ctx: &Ctx, command: MediaCommand) -> Result<(), CliError> {
                     .flat_map(|m| m.segments.iter().flatten())
                     .enumerate()
                 {
-                    println!(
+                    stdout_line(&format!(
                         "  segment {}: {} ({}-{} s)",
                         i + 1,
                         segment.url.as_deref().unwrap_or("-"),
                         segment.start.map_or("?".into(), |s| s.to_string()),
                         segment.end.map_or("?".into(), |s| s.to_string())
-                    );
+                    ));
                 }
             }
         }
         MediaCommand::Probe { url } => {
-            let request = ProbeRequest::new(input_url(ctx, &url).await?);
+            let source = Input::parse(&url)?;
+            let mut request = ProbeRequest::new(source.stand_in());
             check(&request)?;
+            request.url = source.resolve(ctx).await?;
             let probe = ctx.client.probe(&request).await?;
             let text = serde_json::to_string_pretty(&probe).unwrap_or_default();
             ctx.printer
@@ -580,7 +656,6 @@ async fn media(ctx: &Ctx, command: MediaCommand) -> Result<(), CliError> {
     }
     Ok(())
 }
-
 async fn voices(ctx: &Ctx, args: VoicesArgs) -> Result<(), CliError> {
     let voices = ctx.client.voices().await?;
     let filter = args.filter.map(|f| f.to_lowercase());
@@ -610,19 +685,43 @@ fn models(args: ModelsArgs, printer: Printer) -> Result<(), CliError> {
             filter.unwrap_or_default()
         )));
     }
-    for model in selected {
-        let credits = match model.credits {
-            Some((lo, hi)) if lo == hi => format!("{lo}"),
-            Some((lo, hi)) => format!("{lo}-{hi}"),
-            None => "-".into(),
-        };
+    let credits = |model: &ModelInfo| match model.credits {
+        Some((lo, hi)) if lo == hi => format!("{lo}"),
+        Some((lo, hi)) => format!("{lo}-{hi}"),
+        None => "-".into(),
+    };
+    // Column widths from the rows themselves, so the table stays aligned as it grows.
+    let width = |header: &str, cell: &dyn Fn(&ModelInfo) -> String| {
+        selected
+            .iter()
+            .map(|m| cell(m).chars().count())
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let id = |m: &ModelInfo| m.id.as_str().to_owned();
+    let kind = |m: &ModelInfo| m.kind.as_str().to_owned();
+    let provider = |m: &ModelInfo| m.provider.unwrap_or("-").to_owned();
+    let (wi, wk, wp, wc) = (
+        width("MODEL", &id),
+        width("KIND", &kind),
+        width("PROVIDER", &provider),
+        width("CREDITS", &credits),
+    );
+    if !printer.json && !printer.quiet {
+        stdout_line(&format!(
+            "{:<wi$}  {:<wk$}  {:<wp$}  {:>wc$}",
+            "MODEL", "KIND", "PROVIDER", "CREDITS"
+        ));
+    }
+    for model in selected.iter().copied() {
         printer.result(
             &format!(
-                "{:<28} {:<14} {:<11} {:>7} credits",
-                model.id,
-                model.kind.as_str(),
-                model.provider.unwrap_or("-"),
-                credits
+                "{:<wi$}  {:<wk$}  {:<wp$}  {:>wc$}",
+                id(model),
+                kind(model),
+                provider(model),
+                credits(model)
             ),
             json!({
                 "event": "model",

@@ -1,22 +1,28 @@
 //! `varg`: the command-line client of the varg gateway.
 //!
-//! Every request creates a job; the command waits for it (progress on stderr), then prints
-//! the output URL or saves the output with `-o`. With no API key configured it runs on the
-//! built-in emulator. See `varg --help` for the commands and exit codes.
+//! Every request creates a job; the command waits for it (progress on stderr), then saves the
+//! output with `-o` or prints its URL. With no API key configured it runs on the built-in
+//! emulator. See `varg --help` for the commands and exit codes.
 
 mod args;
 mod batch;
+mod catalogue;
 mod commands;
+mod connect;
+mod interrupt;
 mod manifest;
 mod output;
+mod target;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use serde_json::json;
 
 use crate::args::Cli;
-use crate::output::Printer;
+use crate::interrupt::{Inflight, Stop};
+use crate::output::{Printer, stderr_line};
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
@@ -27,6 +33,9 @@ pub struct CliError {
     pub message: String,
     /// The job concerned, if one was created.
     pub job_id: Option<String>,
+    /// Whether `varg job wait <job_id>` can still help (the job may finish, or has finished
+    /// and only saving its output failed).
+    pub resume: bool,
 }
 
 impl CliError {
@@ -36,6 +45,7 @@ impl CliError {
             code: 2,
             message: message.into(),
             job_id: None,
+            resume: false,
         }
     }
 
@@ -45,7 +55,31 @@ impl CliError {
             code: 5,
             message: message.into(),
             job_id: None,
+            resume: false,
         }
+    }
+}
+
+/// Whether waiting again can help with a job an error left behind: only while the job may
+/// still finish, or has finished and only our side failed. Never for a failed, cancelled or
+/// unknown job.
+fn can_resume(err: &varg_core::Error) -> bool {
+    use varg_core::Error;
+    match err {
+        Error::WaitDeadline {
+            cancel_requested: false,
+            ..
+        }
+        | Error::Transport { .. }
+        | Error::Timeout { .. }
+        | Error::RateLimited { .. }
+        | Error::Decode { .. }
+        | Error::JobIo { .. }
+        | Error::NoOutput { .. } => true,
+        Error::Api(_) => err
+            .status()
+            .is_some_and(|s| s.is_server_error() || s.as_u16() == 429),
+        _ => false,
     }
 }
 
@@ -69,6 +103,7 @@ impl From<varg_core::Error> for CliError {
             code,
             message: err.to_string(),
             job_id: err.job_id().map(|id| id.to_string()),
+            resume: can_resume(&err),
         }
     }
 }
@@ -79,8 +114,28 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+/// Logging to stderr: `RUST_LOG` if set, else `-v` (the SDK's own events at debug) or `-vv`
+/// (everything at trace). Silent by default.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::new(spec),
+        _ => match verbose {
+            0 => return,
+            1 => EnvFilter::new("warn,varg_async=debug,varg_core=debug,varg_cli=debug"),
+            _ => EnvFilter::new("trace"),
+        },
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.global.verbose);
     let printer = Printer {
         json: cli.global.json,
         quiet: cli.global.quiet,
@@ -91,19 +146,68 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            stderr_line(&format!("error: cannot start the async runtime: {err}"));
             return ExitCode::from(5);
         }
     };
-    match runtime.block_on(commands::run(cli, printer)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {}", err.message);
-            if let Some(id) = &err.job_id {
-                eprintln!("job id: {id} (`varg job wait {id}` resumes waiting)");
+    let cancel_on_interrupt = cli.global.cancel_on_interrupt;
+    let cancel_on_timeout = cli.global.cancel_on_timeout;
+    let timeout = match commands::parse_timeout(cli.global.timeout) {
+        Ok(timeout) => timeout,
+        Err(err) => return report(printer, err, &Inflight::default()),
+    };
+    let inflight = Arc::new(Inflight::default());
+    let outcome = runtime.block_on(async {
+        let command = commands::run(cli, printer, timeout, inflight.clone());
+        let bounded = async {
+            match timeout {
+                Some(limit) => tokio::time::timeout(limit, command).await.ok(),
+                None => Some(command.await),
             }
-            printer.event(json!({"event": "error", "exit_code": err.code, "message": err.message, "job_id": err.job_id}));
-            ExitCode::from(err.code)
+        };
+        tokio::select! {
+            result = bounded => match result {
+                Some(result) => Ok(result),
+                None => Err(Stop::Timeout),
+            },
+            () = interrupt::signalled() => Err(Stop::Signal),
+        }
+    });
+    let stop = match outcome {
+        Ok(Ok(())) => return ExitCode::SUCCESS,
+        Ok(Err(err)) => return report(printer, err, &inflight),
+        Err(stop) => stop,
+    };
+    // Stopped early: account for what was left running, then exit promptly.
+    let cancel = match stop {
+        Stop::Signal => cancel_on_interrupt,
+        Stop::Timeout => cancel_on_timeout,
+    };
+    runtime.block_on(inflight.abandon(stop, cancel));
+    let (code, message) = match stop {
+        Stop::Signal => (130, "interrupted"),
+        Stop::Timeout => (1, "--timeout passed before the command finished"),
+    };
+    printer.event(json!({"event": "error", "exit_code": code, "message": message}));
+    if stop == Stop::Timeout {
+        stderr_line(&format!("error: {message}"));
+    }
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+fn report(printer: Printer, err: CliError, inflight: &Inflight) -> ExitCode {
+    stderr_line(&format!("error: {}", err.message));
+    if let Some(id) = &err.job_id {
+        if err.resume {
+            let flags = inflight.resume_flags();
+            stderr_line(&format!(
+                "job id: {id} (`varg job wait {id}{flags}` picks it up)"
+            ));
+        } else {
+            stderr_line(&format!("job id: {id}"));
         }
     }
+    printer.event(json!({"event": "error", "exit_code": err.code, "message": err.message, "job_id": err.job_id}));
+    ExitCode::from(err.code)
 }

@@ -1,5 +1,9 @@
 //! What the command prints: human text and spinners on stderr, results on stdout, or one JSON
 //! object per line with `--json`.
+//!
+//! Every write goes through [`stdout_line`] / [`stderr_line`]: a closed pipe (`varg models |
+//! head`) ends the process quietly with exit code 0, as other Unix tools do, instead of the
+//! panic `println!` gives.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -7,6 +11,31 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use varg_types::Job;
+
+/// Writes one line to stdout and flushes it; exits 0 when the reader has gone away.
+pub fn stdout_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{text}").and_then(|()| out.flush());
+    if let Err(err) = written {
+        closed_pipe(err);
+    }
+}
+
+/// Writes one line to stderr. A closed stderr is ignored (there is nowhere left to report).
+pub fn stderr_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
+/// A write to stdout failed: a closed pipe ends the command successfully (the reader has
+/// what it wanted); any other error is reported once and exits 5.
+pub fn closed_pipe(err: std::io::Error) -> ! {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    stderr_line(&format!("error: cannot write to stdout: {err}"));
+    std::process::exit(5);
+}
 
 /// The printer every command writes through.
 #[derive(Debug, Clone, Copy)]
@@ -21,9 +50,7 @@ impl Printer {
     /// Prints a JSON event line (in `--json` mode only).
     pub fn event(&self, value: Value) {
         if self.json {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{value}");
-            let _ = out.flush();
+            stdout_line(&value.to_string());
         }
     }
 
@@ -32,14 +59,14 @@ impl Printer {
         if self.json {
             self.event(value);
         } else if !self.quiet {
-            println!("{text}");
+            stdout_line(text);
         }
     }
 
     /// A note for people on stderr (never in `--json` or `--quiet` mode).
     pub fn note(&self, text: &str) {
         if !self.json && !self.quiet {
-            eprintln!("{text}");
+            stderr_line(text);
         }
     }
 
