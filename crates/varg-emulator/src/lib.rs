@@ -33,6 +33,7 @@
 //! From synchronous code (no runtime of your own), use [`EmulatorBuilder::start_blocking`].
 #![deny(missing_docs)]
 
+pub mod cli;
 mod config;
 pub mod media;
 mod server;

@@ -58,7 +58,7 @@ fn binary_prints_its_base_url() {
             "127.0.0.1:0",
             "--seed",
             "3",
-            "--api-key",
+            "--emulator-key",
             "secret",
         ])
         .stdout(Stdio::piped())
@@ -83,4 +83,17 @@ fn binary_prints_its_base_url() {
     let _ = child.wait();
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
+}
+
+#[test]
+fn binary_refuses_a_bad_flag_value_naming_the_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_varg-emulator"))
+        .args(["--addr", "127.0.0.1:0", "--fault", "createImage=sometimes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--fault"), "{err}");
 }
