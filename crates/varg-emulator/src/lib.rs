@@ -35,6 +35,7 @@
 
 pub mod cli;
 mod config;
+mod font;
 pub mod media;
 mod server;
 mod state;

@@ -217,9 +217,17 @@ pub fn png(width: u32, height: u32, colour: [u8; 3]) -> Vec<u8> {
     png_labelled(width, height, colour, &[])
 }
 
-/// Like [`png`], with `lines` of text drawn in the top-left corner.
+/// Like [`png`], with `lines` of text drawn in the top-left corner in a small built-in
+/// bitmap font (printable ASCII; anything else is drawn as `?`), white on a dark panel.
+/// Lines that do not fit are cut.
+///
+/// ```
+/// use varg_emulator::media::{png, png_labelled, probe};
+/// let labelled = png_labelled(320, 180, [9, 9, 9], &["a cat".to_owned()]);
+/// assert_eq!(probe(&labelled).unwrap().width, Some(320));
+/// assert_ne!(labelled, png(320, 180, [9, 9, 9]));
+/// ```
 pub fn png_labelled(width: u32, height: u32, colour: [u8; 3], lines: &[String]) -> Vec<u8> {
-    let _ = lines;
     let width = width.clamp(1, 8192);
     let height = height.clamp(1, 8192);
     let mut out = Vec::new();
@@ -232,6 +240,9 @@ pub fn png_labelled(width: u32, height: u32, colour: [u8; 3], lines: &[String]) 
 
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut row = vec![0u8; 1 + width as usize * 3];
+    let label = crate::font::Label::new(lines, width, height);
+    // Rows below the label need no per-pixel look-up.
+    let label_bottom = 24 + lines.len() as u32 * (crate::font::GLYPH_H + 2) * 4;
     for y in 0..height {
         // Filter type 0, then a colour that darkens towards the bottom.
         let shade = 255 - (y as u64 * 128 / height as u64) as u8;
@@ -239,6 +250,17 @@ pub fn png_labelled(width: u32, height: u32, colour: [u8; 3], lines: &[String]) 
         let pixel = colour.map(|c| (c as u16 * shade as u16 / 255) as u8);
         for x in 0..width as usize {
             row[1 + x * 3..4 + x * 3].copy_from_slice(&pixel);
+        }
+        if y < label_bottom {
+            for x in 0..width {
+                let painted = match label.pixel(x, y) {
+                    Some(true) => [255, 255, 255],
+                    Some(false) => pixel.map(|c| c / 4),
+                    None => continue,
+                };
+                let at = 1 + x as usize * 3;
+                row[at..at + 3].copy_from_slice(&painted);
+            }
         }
         // Writing into a Vec cannot fail.
         let _ = encoder.write_all(&row);

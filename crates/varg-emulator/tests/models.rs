@@ -133,3 +133,22 @@ async fn a_wildcard_bind_advertises_a_loopback_url_with_the_real_port() {
         assert_eq!(v6.base_url(), format!("http://[::1]:{port}/v1"));
     }
 }
+
+#[tokio::test]
+async fn images_of_the_same_prompt_differ_by_their_job_id_label() {
+    let api = Api::new(fast()).await;
+    let body = json!({"model": "flux-pro", "prompt": "twins", "aspect_ratio": "1:1", "provider_options": fast_opts(10)});
+    let mut images = Vec::new();
+    for _ in 0..2 {
+        let job = api
+            .post_with("/image", body.clone(), &[("Cache-Control", "no-store")])
+            .await;
+        assert_eq!(job.status(), 202);
+        let job: Value = job.json().await.unwrap();
+        let done = api.wait(job["job_id"].as_str().unwrap()).await;
+        images.push(api.download(done["output"]["url"].as_str().unwrap()).await);
+    }
+    assert_ne!(images[0], images[1]);
+    let probe = varg_emulator::media::probe(&images[0]).unwrap();
+    assert_eq!((probe.width, probe.height), (Some(1024), Some(1024)));
+}
