@@ -14,9 +14,16 @@
 //! - SSE on `/v1/jobs/{job_id}/stream` with keepalives and a maximum connection time.
 //! - Caching with `X-Cache`, `X-Cache-Key`, `X-Cache-TTL` and `Cache-Control` handling.
 //! - Uploads streamed to a temporary directory, SHA-256, deduplication by `X-Content-Hash`.
-//! - Outputs served without authentication under `/o/...` (uploads under `/u/...`): real PNG,
-//!   WAV, MP4 and JSON placeholders (see [`media`]), or streamed bodies of any size.
+//! - Outputs served without authentication under `/o/...` (uploads under `/u/...`): real PNG
+//!   (labelled with prompt, model and job id), MP3, WAV, MP4 and JSON placeholders (see
+//!   [`media`]), or streamed bodies of any size.
+//! - Models checked against the catalogue of [`varg_types::model`] as the gateway does (400
+//!   `ValidationError`, `field: "model"`, with a suggestion), unless
+//!   [`EmulatorBuilder::accept_any_model`].
 //! - Fault injection, scripted per route or random from the seed (see [`Fault`]).
+//! - Optional persistence in a state directory shared by several processes
+//!   ([`EmulatorBuilder::state_dir`], below).
+//! - Every setting as a command-line flag: [`cli::EmulatorArgs`].
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -31,6 +38,29 @@
 //! ```
 //!
 //! From synchronous code (no runtime of your own), use [`EmulatorBuilder::start_blocking`].
+//!
+//! ## State directory
+//!
+//! With [`EmulatorBuilder::state_dir`], jobs, outputs, uploads, the cache and the balance
+//! live in a directory and survive the process; several emulators may use it at once.
+//!
+//! ```text
+//! <state_dir>/
+//!   jobs/<job_id>.json      one job: its wire form, schedule, outputs, charge and usage
+//!   cache/<sha256>.json     one cache entry (the completed job and when it was stored)
+//!   files/<file_id>.bin     the bytes of an upload
+//!   files/<file_id>.json    its id, SHA-256, size and media type
+//!   files/by-hash/<sha256>  the file id stored under that content hash
+//!   account.json            {"balance_cents": N}
+//! ```
+//!
+//! Each file is written to a temporary name and renamed into place, so readers never see
+//! half a file, and each job, cache entry and upload has its own file, so processes never
+//! clobber each other's; an id not in memory is read from the directory. The balance is
+//! read-modify-written (best-effort across processes, never corrupt). A job in flight when
+//! its process ended finishes on its schedule (creation time plus durations) when a later
+//! process reads it. URLs are stored relative and served with the current origin, as the
+//! port changes every run. Only a SHA-256 of the API key is stored.
 #![deny(missing_docs)]
 
 pub mod cli;

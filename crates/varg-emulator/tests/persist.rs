@@ -104,7 +104,7 @@ async fn a_job_in_flight_finishes_on_its_schedule_after_a_restart() {
     let builder = || Emulator::builder().state_dir(dir.path()).time_scale(1.0);
     let first = Api::new(builder()).await;
     let slow = json!({"model": "kling-v3", "prompt": "slow", "provider_options":
-        {"emulator": {"duration_ms": 600, "queued_ms": 100}}});
+        {"emulator": {"duration_ms": 1500, "queued_ms": 100}}});
     let quick = json!({"model": "kling-v3", "prompt": "quick", "provider_options":
         {"emulator": {"duration_ms": 50, "queued_ms": 10}}});
     let held = json!({"model": "kling-v3", "prompt": "held", "provider_options":
