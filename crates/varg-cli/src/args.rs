@@ -112,7 +112,7 @@ pub enum Command {
     /// List the documented models, optionally for one capability or kind.
     Models(ModelsArgs),
     /// Run the local emulator (a varg gateway on loopback) until interrupted.
-    Emulator(EmulatorArgs),
+    Emulator(varg_emulator::cli::EmulatorArgs),
     /// Run one request per line of a JSONL file, resumably.
     Batch(BatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -399,20 +399,6 @@ pub struct UsageArgs {
 pub struct ModelsArgs {
     /// image, video, speech, music, transcription, or a kind such as lipsync or image_edit.
     pub capability: Option<String>,
-}
-
-/// `varg emulator`.
-#[derive(Debug, Args)]
-pub struct EmulatorArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8787")]
-    pub addr: std::net::SocketAddr,
-    /// Seed for random fault injection.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Accept only this key (default: any key starting with varg_).
-    #[arg(long = "emulator-key", value_name = "KEY")]
-    pub key: Option<String>,
 }
 
 /// `varg batch`.

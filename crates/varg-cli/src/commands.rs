@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use varg_async::{Client, WaitOptions};
-use varg_emulator::Emulator;
 use varg_types::common::is_http_url;
 use varg_types::model::{CATALOGUE, ModelInfo};
 use varg_types::*;
@@ -737,24 +736,32 @@ fn models(args: ModelsArgs, printer: Printer) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn emulator(args: EmulatorArgs, printer: Printer) -> Result<(), CliError> {
-    let mut builder = Emulator::builder().addr(args.addr);
-    if let Some(seed) = args.seed {
-        builder = builder.seed(seed);
-    }
-    if let Some(key) = args.key {
-        builder = builder.api_key(key);
-    }
+async fn emulator(
+    args: varg_emulator::cli::EmulatorArgs,
+    printer: Printer,
+) -> Result<(), CliError> {
+    let addr = args.addr;
+    let builder = args.to_builder().map_err(CliError::usage)?;
     let handle = builder
         .start()
         .await
-        .map_err(|e| CliError::other(format!("cannot start the emulator on {}: {e}", args.addr)))?;
-    printer.result(
-        &format!("varg emulator listening; base URL {}", handle.base_url()),
-        json!({"event": "emulator", "base_url": handle.base_url()}),
-    );
-    let handle = Arc::new(handle);
-    // Serve until the process is interrupted.
+        .map_err(|e| CliError::other(format!("cannot start the emulator on {addr}: {e}")))?;
+    let base_url = handle.base_url();
+    // A server outlives its audience: a closed stdout must not stop it (unlike other
+    // commands, which end quietly on a closed pipe).
+    let line = if printer.json {
+        json!({"event": "emulator", "base_url": base_url}).to_string()
+    } else {
+        format!(
+            "varg emulator listening; base URL {base_url}\n  export VARG_BASE_URL={base_url} VARG_API_KEY=varg_local"
+        )
+    };
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    }
+    // Serve until the process is interrupted (main handles the signal).
     std::future::pending::<()>().await;
     drop(handle);
     Ok(())

@@ -150,6 +150,7 @@ fn main() -> ExitCode {
             return ExitCode::from(5);
         }
     };
+    let serving = matches!(cli.command, args::Command::Emulator(_));
     let cancel_on_interrupt = cli.global.cancel_on_interrupt;
     let cancel_on_timeout = cli.global.cancel_on_timeout;
     let timeout = match commands::parse_timeout(cli.global.timeout) {
@@ -176,6 +177,8 @@ fn main() -> ExitCode {
     let stop = match outcome {
         Ok(Ok(())) => return ExitCode::SUCCESS,
         Ok(Err(err)) => return report(printer, err, &inflight),
+        // `varg emulator` serves until it is stopped: that is its normal end.
+        Err(Stop::Signal) if serving => return ExitCode::SUCCESS,
         Err(stop) => stop,
     };
     // Stopped early: account for what was left running, then exit promptly.

@@ -586,3 +586,46 @@ fn media_inputs_are_validated_before_anything_is_uploaded() {
         .code(2);
     assert_eq!(emu.uploads(), 0, "nothing was uploaded");
 }
+
+#[test]
+fn varg_emulator_prints_a_usable_url_takes_every_knob_and_stops_on_ctrl_c() {
+    let user = User::new();
+    let mut cmd = user.std();
+    cmd.args([
+        "emulator",
+        "--addr",
+        "0.0.0.0:0",
+        "--time-scale",
+        "0",
+        "--fault",
+        "getBalance=503",
+    ]);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    // The scripted 503 is retried; the balance then arrives.
+    user.varg()
+        .args(["--base-url", &url, "balance"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("credits"));
+    user.varg()
+        .args(["emulator", "--fault", "createImage=sometimes"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--fault"));
+    interrupt(&child);
+    assert_eq!(wait_exit(child), 0);
+    drop(stdout);
+}
