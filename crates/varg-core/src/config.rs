@@ -104,11 +104,14 @@ pub fn resolve_api_key(sources: &KeySources<'_>) -> Result<(ApiKey, KeySource), 
             )),
         };
     }
-    Err(Error::invalid_config(format!(
-        "no API key: pass one explicitly, set {ENV_API_KEY}, or log in with the varg CLI \
-         (which writes ~/.varg/credentials)"
-    )))
+    Err(Error::invalid_config(NO_KEY_HELP))
 }
+
+/// What to do when no API key was found: the three places a key can come from, by the
+/// names a user can act on.
+pub const NO_KEY_HELP: &str = "no API key: set one with ClientBuilder::api_key, \
+     or set the VARG_API_KEY environment variable, \
+     or write ~/.varg/credentials containing {\"api_key\": \"varg_...\"}";
 
 /// How a caller reads its environment: the clients pass `std::env::var` and
 /// `std::fs::read_to_string`, tests pass maps. The IO stays with the caller.
@@ -310,11 +313,14 @@ impl CacheMode {
     }
 }
 
-/// The default timeouts: connect 10 s, read (silence between chunks) 60 s, total 120 s for
-/// ordinary JSON exchanges. Streams, uploads and downloads use only connect and read.
+/// The default timeouts: connect 10 s; read 30 s (the longest silence while waiting for an
+/// answer or between two chunks of it); total 120 s for a whole JSON call: every attempt,
+/// every backoff and every `Retry-After` sleep of one `balance()`, `get_job()` or
+/// `create_*()` together. Uploads and downloads are bounded by connect and read, and by
+/// [`Config::transfer_timeout`] when one is set; job streams by the wait's deadline.
 pub const DEFAULT_TIMEOUTS: RequestTimeouts = RequestTimeouts {
     connect: Some(Duration::from_secs(10)),
-    read: Some(Duration::from_secs(60)),
+    read: Some(Duration::from_secs(30)),
     total: Some(Duration::from_secs(120)),
 };
 
@@ -327,6 +333,7 @@ pub struct Config {
     cache: CacheMode,
     user_agent: String,
     timeouts: RequestTimeouts,
+    transfer_timeout: Option<Duration>,
     retry: RetryPolicy,
     wait: WaitPolicy,
 }
@@ -342,6 +349,7 @@ impl Config {
             cache: CacheMode::Default,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             timeouts: DEFAULT_TIMEOUTS,
+            transfer_timeout: None,
             retry: RetryPolicy::default(),
             wait: WaitPolicy::default(),
         }
@@ -372,9 +380,25 @@ impl Config {
         &self.user_agent
     }
 
-    /// The timeouts.
+    /// The timeouts. `total` bounds a whole JSON call, retries and their sleeps included.
     pub fn timeouts(&self) -> RequestTimeouts {
         self.timeouts
+    }
+
+    /// The bound of a whole upload or download, retries included (default `None`: a large
+    /// file may take long; the connect and read timeouts still apply).
+    pub fn transfer_timeout(&self) -> Option<Duration> {
+        self.transfer_timeout
+    }
+
+    /// The time budget of one logical call of this kind, shared by all its attempts and
+    /// sleeps: the total timeout for JSON calls, [`transfer_timeout`](Self::transfer_timeout)
+    /// for uploads and downloads.
+    pub fn call_budget(&self, kind: crate::ops::ExchangeKind) -> Option<Duration> {
+        match kind {
+            crate::ops::ExchangeKind::Json => self.timeouts.total,
+            crate::ops::ExchangeKind::Streaming => self.transfer_timeout,
+        }
     }
 
     /// The retry policy.
@@ -396,6 +420,13 @@ impl Config {
         }
         if let Some(t) = options.timeouts {
             out.timeouts = t;
+        }
+        if let Some(t) = options.transfer_timeout {
+            out.transfer_timeout = Some(t);
+        }
+        if let Some(t) = options.total_timeout {
+            out.timeouts.total = Some(t);
+            out.transfer_timeout = Some(t);
         }
         if let Some(r) = &options.retry {
             out.retry = r.clone();
@@ -421,6 +452,7 @@ pub struct ConfigBuilder {
     cache: CacheMode,
     user_agent: String,
     timeouts: RequestTimeouts,
+    transfer_timeout: Option<Duration>,
     retry: RetryPolicy,
     wait: WaitPolicy,
 }
@@ -469,6 +501,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Bounds every upload and download, retries included (default: unbounded but for the
+    /// connect and read timeouts).
+    pub fn transfer_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.transfer_timeout = timeout;
+        self
+    }
+
     /// The retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -499,6 +538,7 @@ impl ConfigBuilder {
             cache: self.cache,
             user_agent: self.user_agent,
             timeouts: self.timeouts,
+            transfer_timeout: self.transfer_timeout,
             retry: self.retry,
             wait: self.wait,
         })
@@ -558,8 +598,12 @@ pub fn validate_base_url(raw: &str, allow_insecure_http: bool) -> Result<String,
 pub struct RequestOptions {
     /// Cache mode for this request.
     pub cache: Option<CacheMode>,
-    /// Timeouts for this request.
+    /// Timeouts for this request (`total` bounds the whole JSON call, retries included).
     pub timeouts: Option<RequestTimeouts>,
+    /// The bound of a whole upload or download.
+    pub transfer_timeout: Option<Duration>,
+    /// The bound of every call, of any kind (see [`RequestOptions::total_timeout`]).
+    pub total_timeout: Option<Duration>,
     /// Retry policy for this request.
     pub retry: Option<RetryPolicy>,
     /// Wait policy for this request (when it waits for a job).
@@ -580,9 +624,26 @@ impl RequestOptions {
         self
     }
 
-    /// Overrides the timeouts.
+    /// Overrides the timeouts (of JSON calls; see [`total_timeout`](Self::total_timeout)
+    /// to bound uploads and downloads too).
     pub fn timeouts(mut self, timeouts: RequestTimeouts) -> Self {
         self.timeouts = Some(timeouts);
+        self
+    }
+
+    /// Bounds every call of any kind made with these options by `timeout`, each call as a
+    /// whole (every attempt, backoff and `Retry-After` sleep): JSON calls (`create_*`,
+    /// `get_job`, `balance`, ...) and uploads and downloads alike. The connect and read
+    /// timeouts keep their values, cut to `timeout` where longer. Job waits have their own
+    /// deadline ([`WaitPolicy::deadline`]).
+    pub fn total_timeout(mut self, timeout: Duration) -> Self {
+        self.total_timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds each upload and download as a whole, retries included.
+    pub fn transfer_timeout(mut self, timeout: Duration) -> Self {
+        self.transfer_timeout = Some(timeout);
         self
     }
 
@@ -724,11 +785,18 @@ mod tests {
             r(None, Some(""), file).unwrap(),
             ("f".into(), KeySource::CredentialsFile)
         );
+        let missing = r(None, None, None).unwrap_err().to_string();
+        for named in [
+            "ClientBuilder::api_key",
+            ENV_API_KEY,
+            "~/.varg/credentials",
+            "\"api_key\"",
+        ] {
+            assert!(missing.contains(named), "{missing}");
+        }
         assert!(
-            r(None, None, None)
-                .unwrap_err()
-                .to_string()
-                .contains("VARG_API_KEY")
+            !missing.contains("login") && !missing.contains("log in"),
+            "{missing}"
         );
         assert!(r(None, None, Some("{oops")).is_err());
         assert!(r(None, None, Some(r#"{"api_key":3}"#)).is_err());
@@ -763,6 +831,20 @@ mod tests {
         assert_eq!(c2.provider_keys().get(Provider::Fal).unwrap().expose(), "b");
         assert_eq!(c2.provider_keys().iter().count(), 2);
         assert_eq!(c.cache(), CacheMode::Default);
+        // One per-call bound for every kind of call; connect and read stay.
+        use crate::ops::ExchangeKind;
+        assert_eq!(c.call_budget(ExchangeKind::Json), DEFAULT_TIMEOUTS.total);
+        assert_eq!(c.call_budget(ExchangeKind::Streaming), None);
+        let c3 = c.with_options(&RequestOptions::new().total_timeout(Duration::from_secs(7)));
+        assert_eq!(
+            c3.call_budget(ExchangeKind::Json),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            c3.call_budget(ExchangeKind::Streaming),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(c3.timeouts().read, DEFAULT_TIMEOUTS.read);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod error;
 pub mod hash;
+pub mod notice;
 pub mod ops;
 pub mod retry;
 pub mod secret;
@@ -21,8 +22,9 @@ pub mod wait_options;
 
 pub use config::{CacheMode, Config, ConfigBuilder, Provider, ProviderKeys, RequestOptions};
 pub use error::{ApiError, Error};
+pub use notice::{Notice, RetryReason};
 pub use ops::ResponseMeta;
-pub use retry::{Decision, RetryPolicy};
+pub use retry::{Decision, RetryPolicy, RetryRun};
 pub use secret::ApiKey;
 pub use transport::{AsyncTransport, Transport};
 pub use wait::{Action, Input, WaitPolicy, Waiter};

@@ -37,16 +37,26 @@
 //! from `[0, min(initial * 2^(n-1), max))` ("full jitter"). With the defaults (0.5 s
 //! doubling to 8 s) the upper bounds are 0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s, ... and the default
 //! policy makes at most 2 retries. A `Retry-After` (or `retry-after-ms`) from the server is
-//! honoured exactly when it is at most [`RetryPolicy::max_retry_after`] (120 s); a longer
-//! one stops retrying and the delay is carried in [`StopReason::RetryAfterTooLong`]. A retry
-//! that would end beyond the total budget is not made.
+//! honoured exactly when it is at most [`RetryPolicy::max_retry_after`] (120 s) and fits in
+//! what is left of the call's time budget; a longer one stops retrying at once and the delay
+//! is carried in [`StopReason::RetryAfterTooLong`] (the clients turn it into
+//! [`Error::RateLimited`](crate::error::Error::RateLimited)).
+//!
+//! # One time budget per call
+//!
+//! A logical call (one `balance()`, one `create_image()`, one upload) has one budget: the
+//! configured total timeout. It bounds every attempt, every backoff and every `Retry-After`
+//! sleep together. [`RetryRun`] keeps that arithmetic: [`RetryRun::begin`] cuts each
+//! attempt's timeouts to what is left, [`RetryRun::failed`] refuses a sleep that would
+//! overrun it, and [`RetryRun::take_notice`] says, before every sleep, what the call waits
+//! for (see [`Notice`]).
 //!
 //! # A retry loop
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
 //! use bytes::Bytes;
-//! use varg_core::{config::Config, error::Error, ops, retry::*};
+//! use varg_core::{config::Config, ops, retry::*, transport::RequestTimeouts};
 //! use varg_types::endpoint::{ops::GetBalance, EndpointId};
 //!
 //! // A fake gateway: one 503, then the answer.
@@ -60,38 +70,43 @@
 //! };
 //!
 //! let config = Config::builder("varg_test").build().unwrap();
-//! let policy = config.retry();
 //! let idempotency = ops::idempotency(EndpointId::GetBalance.endpoint());
+//! let mut run = RetryRun::new(config.retry().clone(), idempotency, config.timeouts().total);
 //! let mut jitter = FixedJitter(0.5);
 //! let mut elapsed = Duration::ZERO; // the client measures this with its own clock
-//! let mut attempt = 0;
+//! let mut notices = Vec::new();
 //! let result = loop {
-//!     attempt += 1;
-//!     let response = send(ops::get_balance(&config).unwrap());
+//!     let mut request = ops::get_balance(&config).unwrap();
+//!     let base = request.extensions().get::<RequestTimeouts>().copied().unwrap_or_default();
+//!     let Some(timeouts) = run.begin(base, elapsed) else { break Err(None) };
+//!     request.extensions_mut().insert(timeouts); // this attempt's share of the budget
+//!     let response = send(request);
 //!     let wall_clock = SystemTime::UNIX_EPOCH; // the client passes SystemTime::now()
 //!     if response.status().is_success() {
-//!         break ops::decode::<GetBalance>(&response, wall_clock);
+//!         break Ok(ops::decode::<GetBalance>(&response, wall_clock).unwrap().0);
 //!     }
 //!     let outcome = Outcome::from_response(response.status(), response.headers(), wall_clock);
-//!     match policy.decide(attempt, &outcome, idempotency, elapsed, &mut jitter) {
-//!         Decision::Retry { after } => elapsed += after, // the client sleeps `after`
-//!         Decision::Stop(StopReason::RetryAfterTooLong(d)) => {
-//!             break Err(ops::decode::<GetBalance>(&response, wall_clock).unwrap_err().into_rate_limited(d));
+//!     match run.failed(&outcome, elapsed, &mut jitter) {
+//!         Decision::Retry { after } => {
+//!             notices.push(run.take_notice().unwrap().to_string()); // then sleep `after`
+//!             elapsed += after;
 //!         }
-//!         Decision::Stop(_) => break ops::decode::<GetBalance>(&response, wall_clock),
+//!         Decision::Stop(_) => break Err(Some(response.status())),
 //!     }
 //! };
-//! let (balance, _meta) = result.unwrap();
-//! assert_eq!(balance.balance_cents, Some(5000.0));
-//! assert_eq!(attempt, 2);
+//! assert_eq!(result.unwrap().balance_cents, Some(5000.0));
+//! assert_eq!(run.attempts(), 2);
+//! assert_eq!(notices, ["status 503; retry 1 of 2 in 0.2 s"]);
 //! assert_eq!(elapsed, Duration::from_millis(250)); // half of the first 0.5 s cap
 //! ```
 
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
+use varg_types::JobId;
 
-use crate::transport::TransportErrorKind;
+use crate::notice::{Notice, RetryReason};
+use crate::transport::{RequestTimeouts, TransportErrorKind};
 
 /// A source of uniformly distributed numbers in `[0, 1)` for jitter.
 ///
@@ -232,9 +247,10 @@ pub enum StopReason {
     NotRetryable,
     /// The maximum number of retries has been made.
     AttemptsExhausted,
-    /// The next attempt would end beyond the total time budget.
+    /// The delay before the next attempt would end beyond the call's time budget.
     BudgetExhausted,
-    /// The server asked for a longer wait than the policy honours; the delay it asked for.
+    /// The server asked for a longer wait than the policy honours or than is left of the
+    /// call's time budget; the delay it asked for.
     RetryAfterTooLong(Duration),
 }
 
@@ -247,11 +263,9 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Cap on the backoff (default 8 s).
     pub max_backoff: Duration,
-    /// Longest server-requested delay that is honoured (default 120 s).
+    /// Longest server-requested delay that is honoured (default 120 s). The call's time
+    /// budget (its total timeout) may cut it shorter.
     pub max_retry_after: Duration,
-    /// Total time for all attempts and waits together, if bounded (default 5 min). A retry
-    /// whose delay would end beyond it is not made.
-    pub total_budget: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -261,7 +275,6 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(120),
-            total_budget: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -286,13 +299,14 @@ impl RetryPolicy {
     }
 
     /// Decides whether to retry after attempt number `attempt` (1-based: `1` means the first
-    /// attempt just ended) ended with `outcome`, `elapsed` after the first attempt started.
+    /// attempt just ended) ended with `outcome`, with `remaining` left of the call's time
+    /// budget (`None`: unbounded). [`RetryRun`] keeps these numbers for a client.
     pub fn decide(
         &self,
         attempt: u32,
         outcome: &Outcome,
         idempotency: Idempotency,
-        elapsed: Duration,
+        remaining: Option<Duration>,
         jitter: &mut dyn Jitter,
     ) -> Decision {
         if !is_retryable(outcome, idempotency) {
@@ -303,7 +317,7 @@ impl RetryPolicy {
             Outcome::Transport(_) => None,
         };
         if let Some(after) = retry_after
-            && after > self.max_retry_after
+            && (after > self.max_retry_after || remaining.is_some_and(|left| after > left))
         {
             return Decision::Stop(StopReason::RetryAfterTooLong(after));
         }
@@ -314,12 +328,133 @@ impl RetryPolicy {
             Some(after) => after,
             None => jittered(self.backoff_cap(attempt), jitter),
         };
-        if let Some(budget) = self.total_budget
-            && elapsed.saturating_add(after) > budget
-        {
+        if remaining.is_some_and(|left| after >= left) {
             return Decision::Stop(StopReason::BudgetExhausted);
         }
         Decision::Retry { after }
+    }
+}
+
+/// Why an outcome is retried, in the words of a [`Notice`].
+pub fn retry_reason(outcome: &Outcome) -> RetryReason {
+    match outcome {
+        Outcome::Status { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
+            RetryReason::RateLimited
+        }
+        Outcome::Status { status, .. } => RetryReason::Status(*status),
+        Outcome::Transport(kind) => RetryReason::Connection(*kind),
+    }
+}
+
+/// The shortest timeout handed to a transport: a zero timeout means "none" to some HTTP
+/// stacks, which is the opposite of what an exhausted budget wants.
+const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// The retries of one logical call under one time budget: every attempt, backoff and
+/// `Retry-After` sleep together stay within `budget` (the configured total timeout). The
+/// caller measures `elapsed` from the start of the call with its own clock. See the
+/// [module documentation](self) for a driving loop.
+#[derive(Debug, Clone)]
+pub struct RetryRun {
+    policy: RetryPolicy,
+    idempotency: Idempotency,
+    budget: Option<Duration>,
+    attempts: u32,
+    job_id: Option<JobId>,
+    notice: Option<Notice>,
+}
+
+impl RetryRun {
+    /// A run of `policy` for a request of this idempotency, bounded by `budget` (`None`:
+    /// only the policy's retry count bounds it).
+    pub fn new(policy: RetryPolicy, idempotency: Idempotency, budget: Option<Duration>) -> Self {
+        Self {
+            policy,
+            idempotency,
+            budget,
+            attempts: 0,
+            job_id: None,
+            notice: None,
+        }
+    }
+
+    /// Names the job the call is about in its notices.
+    pub fn for_job(mut self, job_id: Option<&JobId>) -> Self {
+        self.job_id = job_id.cloned();
+        self
+    }
+
+    /// The attempts begun so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The budget.
+    pub fn budget(&self) -> Option<Duration> {
+        self.budget
+    }
+
+    /// What is left of the budget at `elapsed` (`None` when unbounded).
+    pub fn remaining(&self, elapsed: Duration) -> Option<Duration> {
+        self.budget.map(|b| b.saturating_sub(elapsed))
+    }
+
+    /// Begins an attempt at `elapsed`: answers the timeouts it gets, which are `timeouts`
+    /// (the request's own) with each phase, and the total, cut to what is left of the
+    /// budget; or `None` when nothing is left (send nothing; the call has timed out).
+    pub fn begin(
+        &mut self,
+        timeouts: RequestTimeouts,
+        elapsed: Duration,
+    ) -> Option<RequestTimeouts> {
+        let mut out = timeouts;
+        if let Some(left) = self.remaining(elapsed) {
+            if left.is_zero() {
+                return None;
+            }
+            let cut = |t: Option<Duration>| {
+                Some(t.map_or(left, |t| t.min(left)).max(MIN_ATTEMPT_TIMEOUT))
+            };
+            out.connect = cut(out.connect);
+            out.read = cut(out.read);
+            out.total = cut(out.total);
+        }
+        self.attempts += 1;
+        Some(out)
+    }
+
+    /// Reports that the attempt just begun ended with `outcome` (a failure) at `elapsed`;
+    /// answers whether to sleep and try again. A [`Decision::Retry`] leaves a
+    /// [`Notice::Retry`] for [`take_notice`](Self::take_notice).
+    pub fn failed(
+        &mut self,
+        outcome: &Outcome,
+        elapsed: Duration,
+        jitter: &mut dyn Jitter,
+    ) -> Decision {
+        let decision = self.policy.decide(
+            self.attempts.max(1),
+            outcome,
+            self.idempotency,
+            self.remaining(elapsed),
+            jitter,
+        );
+        if let Decision::Retry { after } = decision {
+            self.notice = Some(Notice::retry(
+                retry_reason(outcome),
+                self.attempts.max(1),
+                self.policy.max_retries,
+                after,
+                self.job_id.clone(),
+            ));
+        }
+        decision
+    }
+
+    /// The notice of the last [`Decision::Retry`], once: hand it to the caller's hook
+    /// before sleeping.
+    pub fn take_notice(&mut self) -> Option<Notice> {
+        self.notice.take()
     }
 }
 
@@ -395,7 +530,7 @@ mod tests {
             assert_eq!(is_retryable(outcome, GET), *get, "{outcome:?} GET");
             assert_eq!(is_retryable(outcome, POST), *post, "{outcome:?} POST");
             let policy = RetryPolicy::default();
-            let d = policy.decide(1, outcome, POST, Duration::ZERO, &mut FixedJitter(1.0));
+            let d = policy.decide(1, outcome, POST, None, &mut FixedJitter(1.0));
             assert_eq!(
                 matches!(d, Decision::Retry { .. }),
                 *post,
@@ -413,15 +548,7 @@ mod tests {
             [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0].map(secs).to_vec(),
             "backoff caps"
         );
-        let d = |attempt, j: f64| {
-            p.decide(
-                attempt,
-                &status(500),
-                GET,
-                Duration::ZERO,
-                &mut FixedJitter(j),
-            )
-        };
+        let d = |attempt, j: f64| p.decide(attempt, &status(500), GET, None, &mut FixedJitter(j));
         assert_eq!(d(1, 1.0), Decision::Retry { after: secs(0.5) });
         assert_eq!(d(2, 1.0), Decision::Retry { after: secs(1.0) });
         assert_eq!(d(1, 0.5), Decision::Retry { after: secs(0.25) });
@@ -448,11 +575,11 @@ mod tests {
         let mut source = move || values.next().unwrap_or(0.0);
         let p = RetryPolicy::default();
         assert_eq!(
-            p.decide(1, &status(503), POST, Duration::ZERO, &mut source),
+            p.decide(1, &status(503), POST, None, &mut source),
             Decision::Retry { after: secs(0.1) }
         );
         assert_eq!(
-            p.decide(2, &status(503), POST, Duration::ZERO, &mut source),
+            p.decide(2, &status(503), POST, None, &mut source),
             Decision::Retry { after: secs(0.8) }
         );
     }
@@ -466,15 +593,15 @@ mod tests {
         };
         let mut j = FixedJitter(0.0);
         assert_eq!(
-            p.decide(1, &with(30), POST, Duration::ZERO, &mut j),
+            p.decide(1, &with(30), POST, None, &mut j),
             Decision::Retry { after: secs(30.0) }
         );
         assert_eq!(
-            p.decide(1, &with(120), POST, Duration::ZERO, &mut j),
+            p.decide(1, &with(120), POST, None, &mut j),
             Decision::Retry { after: secs(120.0) }
         );
         assert_eq!(
-            p.decide(1, &with(121), POST, Duration::ZERO, &mut j),
+            p.decide(1, &with(121), POST, None, &mut j),
             Decision::Stop(StopReason::RetryAfterTooLong(secs(121.0)))
         );
         // Retry-After on a non-retryable status does not make it retryable.
@@ -483,34 +610,164 @@ mod tests {
             retry_after: Some(Duration::from_secs(1)),
         };
         assert_eq!(
-            p.decide(1, &bad, GET, Duration::ZERO, &mut j),
+            p.decide(1, &bad, GET, None, &mut j),
             Decision::Stop(StopReason::NotRetryable)
         );
     }
 
     #[test]
-    fn budget_is_respected() {
-        let p = RetryPolicy {
-            total_budget: Some(secs(10.0)),
-            ..RetryPolicy::default()
-        };
+    fn a_retry_after_beyond_the_remaining_budget_stops_at_once_with_the_delay() {
+        let p = RetryPolicy::default();
         let o = Outcome::Status {
             status: StatusCode::TOO_MANY_REQUESTS,
             retry_after: Some(secs(5.0)),
         };
         let mut j = FixedJitter(1.0);
         assert_eq!(
-            p.decide(1, &o, GET, secs(5.0), &mut j),
+            p.decide(1, &o, GET, Some(secs(5.5)), &mut j),
             Decision::Retry { after: secs(5.0) }
         );
         assert_eq!(
-            p.decide(1, &o, GET, secs(5.5), &mut j),
+            p.decide(1, &o, GET, Some(secs(4.5)), &mut j),
+            Decision::Stop(StopReason::RetryAfterTooLong(secs(5.0)))
+        );
+        // A backoff that would use up the rest of the budget is not slept either.
+        assert_eq!(
+            p.decide(1, &status(503), GET, Some(secs(0.5)), &mut j),
             Decision::Stop(StopReason::BudgetExhausted)
         );
         assert_eq!(
-            RetryPolicy::none().decide(1, &o, GET, Duration::ZERO, &mut j),
+            RetryPolicy::none().decide(1, &status(503), GET, None, &mut j),
             Decision::Stop(StopReason::AttemptsExhausted)
         );
+    }
+
+    /// A fake clock: the run is driven as a client drives it, with time advanced by hand.
+    struct FakeCall {
+        run: RetryRun,
+        now: Duration,
+        timeouts: Vec<RequestTimeouts>,
+        notices: Vec<String>,
+    }
+
+    impl FakeCall {
+        fn new(policy: RetryPolicy, budget: Option<f64>) -> Self {
+            Self {
+                run: RetryRun::new(policy, GET, budget.map(secs)),
+                now: Duration::ZERO,
+                timeouts: Vec::new(),
+                notices: Vec::new(),
+            }
+        }
+
+        /// Runs attempts that each take `attempt_takes` (capped by the attempt's total
+        /// timeout, as a transport caps it) and fail with `outcome`; returns how it ended.
+        fn run(&mut self, outcome: &Outcome, attempt_takes: f64) -> StopReason {
+            let base = crate::config::DEFAULT_TIMEOUTS;
+            loop {
+                let Some(t) = self.run.begin(base, self.now) else {
+                    return StopReason::BudgetExhausted;
+                };
+                self.timeouts.push(t);
+                let took = t
+                    .total
+                    .map_or(secs(attempt_takes), |total| total.min(secs(attempt_takes)));
+                self.now += took;
+                match self.run.failed(outcome, self.now, &mut FixedJitter(1.0)) {
+                    Decision::Retry { after } => {
+                        self.notices
+                            .push(self.run.take_notice().unwrap().to_string());
+                        self.now += after;
+                    }
+                    Decision::Stop(reason) => return reason,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_total_timeout_bounds_every_attempt_and_sleep_of_a_call() {
+        // A server that accepts and never answers: each attempt ends by its read timeout
+        // (30 s); three attempts and two backoffs fit in 120 s.
+        let mut call = FakeCall::new(RetryPolicy::default(), Some(120.0));
+        let stop = call.run(&Outcome::Transport(TransportErrorKind::Timeout), 30.0);
+        assert_eq!(stop, StopReason::AttemptsExhausted);
+        assert_eq!(call.run.attempts(), 3);
+        assert_eq!(call.now, secs(30.0 + 0.5 + 30.0 + 1.0 + 30.0));
+        assert_eq!(
+            call.notices,
+            [
+                "no answer in time; retry 1 of 2 in 0.5 s",
+                "no answer in time; retry 2 of 2 in 1.0 s"
+            ]
+        );
+        // Each attempt's total is what is left of the budget.
+        let totals: Vec<_> = call.timeouts.iter().map(|t| t.total.unwrap()).collect();
+        assert_eq!(totals, [secs(120.0), secs(89.5), secs(58.5)]);
+
+        // With a 10 s budget and attempts that hang for 60 s the first attempt gets the
+        // whole budget and nothing is left for a second.
+        let mut call = FakeCall::new(RetryPolicy::default(), Some(10.0));
+        let stop = call.run(&Outcome::Transport(TransportErrorKind::Timeout), 60.0);
+        assert_eq!(stop, StopReason::BudgetExhausted);
+        assert_eq!(call.run.attempts(), 1);
+        assert_eq!(call.now, secs(10.0));
+        assert_eq!(
+            call.timeouts[0].read,
+            Some(secs(10.0)),
+            "the read timeout is cut too"
+        );
+        assert_eq!(call.timeouts[0].connect, Some(secs(10.0)));
+    }
+
+    #[test]
+    fn more_retries_still_fit_the_budget() {
+        let policy = RetryPolicy {
+            max_retries: 100,
+            ..RetryPolicy::default()
+        };
+        let mut call = FakeCall::new(policy, Some(20.0));
+        let stop = call.run(&status(503), 1.0);
+        assert_eq!(stop, StopReason::BudgetExhausted);
+        assert!(call.now <= secs(20.0), "{:?}", call.now);
+        // Attempts of 1 s and sleeps of 0.5, 1, 2 and 4 s end at 12.5 s; the fifth sleep
+        // (8 s) does not fit in the 7.5 s left.
+        assert_eq!(call.run.attempts(), 5);
+        assert_eq!(call.notices.len(), 4);
+        assert_eq!(call.notices[3], "status 503; retry 4 of 100 in 4.0 s");
+    }
+
+    #[test]
+    fn a_spent_budget_begins_no_attempt_and_no_budget_is_unbounded() {
+        let mut run = RetryRun::new(RetryPolicy::default(), GET, Some(secs(1.0)));
+        let base = RequestTimeouts::default();
+        assert!(run.begin(base, secs(1.0)).is_none());
+        assert_eq!(run.attempts(), 0);
+        let t = run.begin(base, secs(0.25)).unwrap();
+        assert_eq!(t.total, Some(secs(0.75)));
+        let mut run = RetryRun::new(RetryPolicy::default(), GET, None);
+        assert_eq!(run.begin(base, secs(1e6)), Some(base));
+        let rate_limited = Outcome::Status {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after: Some(secs(60.0)),
+        };
+        assert_eq!(
+            run.failed(&rate_limited, secs(1e6), &mut FixedJitter(0.0)),
+            Decision::Retry { after: secs(60.0) }
+        );
+        assert_eq!(
+            run.take_notice().unwrap().to_string(),
+            "rate limited; retry 1 of 2 in 60 s"
+        );
+        assert_eq!(run.take_notice(), None, "a notice is taken once");
+        // The same answer with only 30 s left ends the call at once with the delay.
+        let mut run = RetryRun::new(RetryPolicy::default(), POST, Some(secs(40.0)));
+        run.begin(base, Duration::ZERO).unwrap();
+        assert_eq!(
+            run.failed(&rate_limited, secs(10.0), &mut FixedJitter(0.0)),
+            Decision::Stop(StopReason::RetryAfterTooLong(secs(60.0)))
+        );
+        assert_eq!(run.take_notice(), None);
     }
 
     #[test]

@@ -119,6 +119,7 @@ use std::time::Duration;
 use varg_types::{Job, JobId, JobStatus};
 
 use crate::error::Error;
+use crate::notice::{Notice, RetryReason};
 use crate::ops::{StreamItem, decode_stream_event};
 use crate::retry::Jitter;
 use crate::sse::SseEvent;
@@ -323,6 +324,7 @@ pub struct Waiter {
     poll_delay: Duration,
     poll_errors: u32,
     finished: Option<Finished>,
+    notice: Option<Notice>,
     jitter: Box<dyn Jitter + Send>,
 }
 
@@ -376,6 +378,7 @@ impl Waiter {
             stream_got_status: false,
             poll_errors: 0,
             finished: None,
+            notice: None,
             jitter: Box::new(jitter),
         }
     }
@@ -400,6 +403,15 @@ impl Waiter {
     /// after every [`step`](Self::step) to drive progress callbacks.
     pub fn take_update(&mut self) -> Option<Job> {
         self.update.take()
+    }
+
+    /// What the waiter is about to wait for, once, when it changed course: the stream ended
+    /// and is reopened ([`Notice::StreamReconnect`]), it failed for good and polling takes
+    /// over ([`Notice::PollingFallback`]), or a poll failed and is repeated
+    /// ([`Notice::Retry`]). Call it after every [`step`](Self::step), like
+    /// [`take_update`](Self::take_update).
+    pub fn take_notice(&mut self) -> Option<Notice> {
+        self.notice.take()
     }
 
     /// Feeds what happened at time `now`; answers what to do next.
@@ -472,6 +484,10 @@ impl Waiter {
                     if let Some(a) = self.check_deadline(now) {
                         return a;
                     }
+                    self.notice = Some(Notice::stream_reconnect(
+                        self.job_id.clone(),
+                        Duration::ZERO,
+                    ));
                     Action::OpenStream
                 } else {
                     self.stream_failed(None, now)
@@ -589,13 +605,26 @@ impl Waiter {
         let permanent = error
             .and_then(Error::status)
             .is_some_and(|s| s.is_client_error() && s.as_u16() != 429);
+        let was_streaming = self.use_stream;
         if permanent || self.stream_failures >= self.policy.max_stream_failures {
             self.use_stream = false;
         }
         if let Some(a) = self.check_deadline(now) {
             return a;
         }
-        self.poll_after(now)
+        let action = self.poll_after(now);
+        if let Action::PollAfter(delay) = &action {
+            let job_id = self.job_id.clone();
+            self.notice = Some(if self.use_stream {
+                Notice::stream_reconnect(job_id, *delay)
+            } else if was_streaming {
+                Notice::polling_fallback(job_id, *delay)
+            } else {
+                // Already polling: nothing changed course.
+                return action;
+            });
+        }
+        action
     }
 
     fn poll_failed(&mut self, error: Error, now: Duration) -> Action {
@@ -615,7 +644,7 @@ impl Waiter {
             Error::RateLimited { retry_after, .. } => Some(*retry_after),
             other => other.api().and_then(|a| a.retry_after),
         };
-        match requested {
+        let action = match requested {
             Some(wait) => {
                 if let Some(left) = self.until_deadline(now)
                     && wait > left
@@ -626,7 +655,34 @@ impl Waiter {
                 Action::PollAfter(wait)
             }
             None => self.poll_after(now),
+        };
+        if let Action::PollAfter(delay) = &action {
+            self.notice = Some(Notice::retry(
+                poll_retry_reason(&error),
+                self.poll_errors,
+                self.policy.max_poll_errors,
+                *delay,
+                Some(self.job_id.clone()),
+            ));
         }
+        action
+    }
+}
+
+/// Why a failed poll is repeated, in the words of a [`Notice`].
+fn poll_retry_reason(error: &Error) -> RetryReason {
+    match error {
+        Error::RateLimited { .. } => RetryReason::RateLimited,
+        Error::Transport { kind, .. } => RetryReason::Connection(*kind),
+        Error::Timeout { .. } => {
+            RetryReason::Connection(crate::transport::TransportErrorKind::Timeout)
+        }
+        Error::Decode { .. } => RetryReason::Garbled,
+        other => match other.status() {
+            Some(s) if s == http::StatusCode::TOO_MANY_REQUESTS => RetryReason::RateLimited,
+            Some(s) => RetryReason::Status(s),
+            None => RetryReason::Garbled,
+        },
     }
 }
 
@@ -660,6 +716,7 @@ mod tests {
         waiter: Waiter,
         log: Vec<String>,
         updates: Vec<String>,
+        notices: Vec<String>,
     }
 
     impl Run {
@@ -668,6 +725,7 @@ mod tests {
                 waiter,
                 log: Vec::new(),
                 updates: Vec::new(),
+                notices: Vec::new(),
             }
         }
 
@@ -693,6 +751,9 @@ mod tests {
             let action = self.waiter.step(input, s(at));
             if let Some(j) = self.waiter.take_update() {
                 self.updates.push(j.status.to_string());
+            }
+            if let Some(n) = self.waiter.take_notice() {
+                self.notices.push(n.to_string());
             }
             self.log
                 .push(format!("t={at:>7.1}s {what:<28} -> {}", action.label()));
@@ -848,6 +909,16 @@ mod tests {
             Action::Done(_)
         ));
         r.print("stream unavailable");
+        // Two cuts say the stream is reopened after a poll; the third says polling takes
+        // over; the polls that follow change nothing and say nothing.
+        assert_eq!(
+            r.notices,
+            [
+                "job job_1: event stream cut; reconnecting in 0.5 s",
+                "job job_1: event stream cut; reconnecting in 0.8 s",
+                "job job_1: event stream unavailable; polling instead (first poll in 1.1 s)",
+            ]
+        );
         let secs: Vec<f64> = delays
             .iter()
             .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0)
@@ -922,6 +993,13 @@ mod tests {
         let a = r.step(8.0, Input::PollFailed(api.into()));
         assert!(matches!(a, Action::DeadlinePassed { .. }), "{a:?}");
         r.print("429 while polling");
+        assert_eq!(
+            r.notices,
+            [
+                "job job_1: rate limited; retry 1 of 10 in 7.0 s",
+                "job job_1: status 503; retry 2 of 10 in 0.8 s",
+            ]
+        );
     }
 
     #[test]
