@@ -7,12 +7,13 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::Instrument;
 use varg_core::config::{
-    CacheMode, Config, Environment, KeySources, Provider, ProviderKeys, RequestOptions,
-    resolve_api_key, resolve_base_url, resolve_from_environment,
+    CacheMode, Config, Environment, Provider, ProviderKeys, RequestOptions,
+    resolve_from_environment,
 };
 use varg_core::error::Error;
-use varg_core::ops::{self, JsonOperation, MAX_JSON_BODY_BYTES, ResponseMeta};
-use varg_core::retry::{Decision, Idempotency, Outcome, RetryPolicy, StopReason};
+use varg_core::notice::{Notice, NoticeHook};
+use varg_core::ops::{self, ExchangeKind, JsonOperation, MAX_JSON_BODY_BYTES, ResponseMeta};
+use varg_core::retry::{Decision, Idempotency, Outcome, RetryPolicy, RetryRun, StopReason};
 use varg_core::secret::ApiKey;
 use varg_core::transport::{AsyncBody, AsyncResponseBody, AsyncTransport, RequestTimeouts};
 use varg_core::wait::WaitPolicy;
@@ -49,6 +50,7 @@ pub struct Client {
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) transport: Arc<dyn AsyncTransport>,
+    pub(crate) notice: Option<NoticeHook>,
 }
 
 impl fmt::Debug for Client {
@@ -66,6 +68,7 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     allow_insecure_http: bool,
     timeouts: RequestTimeouts,
+    transfer_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     wait: Option<WaitPolicy>,
     provider_keys: ProviderKeys,
@@ -73,7 +76,7 @@ pub struct ClientBuilder {
     user_agent: Option<String>,
     http_client: Option<reqwest::Client>,
     transport: Option<Arc<dyn AsyncTransport>>,
-    from_env: bool,
+    notice: Option<NoticeHook>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -82,7 +85,6 @@ impl fmt::Debug for ClientBuilder {
             .field("api_key", &self.api_key)
             .field("base_url", &self.base_url)
             .field("timeouts", &self.timeouts)
-            .field("from_env", &self.from_env)
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +96,7 @@ impl Default for ClientBuilder {
             base_url: None,
             allow_insecure_http: false,
             timeouts: varg_core::config::DEFAULT_TIMEOUTS,
+            transfer_timeout: None,
             retry: None,
             wait: None,
             provider_keys: ProviderKeys::new(),
@@ -101,21 +104,21 @@ impl Default for ClientBuilder {
             user_agent: None,
             http_client: None,
             transport: None,
-            from_env: false,
+            notice: None,
         }
     }
 }
 
 impl ClientBuilder {
-    /// The API key (otherwise, with [`from_env`](Self::from_env), `VARG_API_KEY` or the
-    /// credentials file).
+    /// The API key. Without it, [`build`](Self::build) takes `VARG_API_KEY`, else
+    /// `~/.varg/credentials` (`{"api_key": "varg_..."}`).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.api_key = Some(key.into());
         self
     }
 
-    /// The gateway's base URL (default `https://api.varg.ai/v1`, or `VARG_BASE_URL` with
-    /// [`from_env`](Self::from_env)).
+    /// The gateway's base URL. Without it, [`build`](Self::build) takes `VARG_BASE_URL`,
+    /// else `https://api.varg.ai/v1`.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -134,16 +137,48 @@ impl ClientBuilder {
         self
     }
 
-    /// The longest silence while reading a response (default 60 s).
+    /// The longest silence while waiting for an answer or between two chunks of it
+    /// (default 30 s).
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.timeouts.read = Some(d);
         self
     }
 
-    /// The longest a JSON exchange may take in total (default 120 s). Streams, uploads and
-    /// downloads are bounded by the connect and read timeouts only.
+    /// The longest one JSON call may take as a whole (default 120 s): every attempt, every
+    /// backoff and every `Retry-After` sleep together. A `Retry-After` longer than what is
+    /// left ends the call at once with [`Error::RateLimited`]. Uploads and downloads are
+    /// bounded by [`transfer_timeout`](Self::transfer_timeout); job waits by their deadline.
     pub fn total_timeout(mut self, d: Duration) -> Self {
         self.timeouts.total = Some(d);
+        self
+    }
+
+    /// The longest one upload or download may take as a whole, retries included (default:
+    /// no bound but the connect and read timeouts, since a large file may take long).
+    pub fn transfer_timeout(mut self, d: Duration) -> Self {
+        self.transfer_timeout = Some(d);
+        self
+    }
+
+    /// Calls `hook` with a [`Notice`] before every wait the client decides on: each retry
+    /// sleep (rate limited, a 5xx, a connection error; retry n of m; the delay) and each
+    /// change of course of a job wait (stream cut and reopened, polling instead). It runs
+    /// on the calling task just before the wait; keep it short and never block in it.
+    ///
+    /// ```
+    /// let client = varg_async::Client::builder()
+    ///     .api_key("varg_test")
+    ///     .on_notice(|notice| {
+    ///         if notice.delay().as_secs() >= 1 {
+    ///             eprintln!("{notice}");
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn on_notice(mut self, hook: impl Fn(&Notice) + Send + Sync + 'static) -> Self {
+        self.notice = Some(Arc::new(hook));
         self
     }
 
@@ -190,40 +225,29 @@ impl ClientBuilder {
         self
     }
 
-    /// Fills the key and the base URL from the environment where they were not set:
-    /// `VARG_API_KEY`, then `~/.varg/credentials`; `VARG_BASE_URL`.
-    pub fn from_env(mut self) -> Self {
-        self.from_env = true;
+    /// Kept for compatibility: [`build`](Self::build) always fills the key and the base URL
+    /// from the environment where they were not set.
+    pub fn from_env(self) -> Self {
         self
     }
 
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let explicit = self.api_key.as_ref().map(ApiKey::expose);
-        let (key, base) = if self.from_env {
-            let env = Environment {
-                var: &|name: &str| std::env::var(name).ok(),
-                read_file: &|path: &std::path::Path| std::fs::read_to_string(path).ok(),
-            };
-            let (key, _source, base) =
-                resolve_from_environment(explicit, self.base_url.as_deref(), &env)?;
-            (key, base)
-        } else {
-            let (key, _source) = resolve_api_key(&KeySources {
-                explicit,
-                env: None,
-                credentials_file: None,
-            })?;
-            (
-                key,
-                resolve_base_url(self.base_url.as_deref(), None).to_owned(),
-            )
+        // The order of the README's configuration table: explicit, then VARG_API_KEY /
+        // VARG_BASE_URL, then the credentials file / the default (decided by varg-core).
+        let env = Environment {
+            var: &|name: &str| std::env::var(name).ok(),
+            read_file: &|path: &std::path::Path| std::fs::read_to_string(path).ok(),
         };
+        let (key, _source, base) =
+            resolve_from_environment(explicit, self.base_url.as_deref(), &env)?;
         let mut config = Config::builder(key)
             .base_url(&base)
             .allow_insecure_http(self.allow_insecure_http)
             .provider_keys(self.provider_keys)
-            .timeouts(self.timeouts);
+            .timeouts(self.timeouts)
+            .transfer_timeout(self.transfer_timeout);
         if let Some(r) = self.retry {
             config = config.retry(r);
         }
@@ -243,7 +267,11 @@ impl ClientBuilder {
             (None, None) => Arc::new(ReqwestTransport::new(config.timeouts())?),
         };
         Ok(Client {
-            inner: Arc::new(Inner { config, transport }),
+            inner: Arc::new(Inner {
+                config,
+                transport,
+                notice: self.notice,
+            }),
         })
     }
 }
@@ -301,9 +329,9 @@ pub(crate) async fn status_error(response: http::Response<AsyncResponseBody>) ->
 impl Client {
     /// A client configured from the environment: the key from `VARG_API_KEY` or
     /// `~/.varg/credentials` (JSON `{"api_key": ...}`), the base URL from `VARG_BASE_URL` or
-    /// the default.
+    /// the default. The same as `Client::builder().build()`.
     pub fn new() -> Result<Client, Error> {
-        Client::builder().from_env().build()
+        Client::builder().build()
     }
 
     /// A builder with every default.
@@ -326,32 +354,56 @@ impl Client {
             inner: Arc::new(Inner {
                 config: self.inner.config.with_options(&options),
                 transport: self.inner.transport.clone(),
+                notice: self.inner.notice.clone(),
             }),
         }
     }
 
-    /// Sends a request, retrying as the configured [`RetryPolicy`] decides. Returns the
+    /// Hands `notice` to the caller's hook, if one is set.
+    pub(crate) fn notify(&self, notice: Notice) {
+        tracing::debug!(%notice, "waiting");
+        if let Some(hook) = &self.inner.notice {
+            hook(&notice);
+        }
+    }
+
+    /// Sends a request, retrying as the configured [`RetryPolicy`] (or `retry`) decides
+    /// within the call's time budget (`budget`: see [`Config::call_budget`]). Returns the
     /// final response whatever its status, except that a 429 whose `Retry-After` exceeds
-    /// the policy becomes [`Error::RateLimited`]. `build` is called once per attempt.
+    /// the policy or the budget left becomes [`Error::RateLimited`]. `build` is called once
+    /// per attempt.
     pub(crate) async fn execute(
         &self,
         route: &'static str,
         idempotency: Idempotency,
         job_id: Option<&JobId>,
         retry: Option<&RetryPolicy>,
+        budget: Option<Duration>,
         mut build: impl FnMut() -> Result<http::Request<AsyncBody>, Error> + Send,
     ) -> Result<http::Response<AsyncResponseBody>, Error> {
         let policy = retry.unwrap_or(self.inner.config.retry());
+        let mut run = RetryRun::new(policy.clone(), idempotency, budget).for_job(job_id);
         let started = Instant::now();
-        let mut attempt: u32 = 0;
         let mut jitter_source = jitter;
+        let mut last: Option<Error> = None;
         let tag = |e: Error| match job_id {
             Some(id) => e.with_job_id(id),
             None => e,
         };
         loop {
-            attempt += 1;
-            let request = build().map_err(tag)?;
+            let mut request = build().map_err(tag)?;
+            let base = request
+                .extensions()
+                .get::<RequestTimeouts>()
+                .copied()
+                .unwrap_or_default();
+            let Some(timeouts) = run.begin(base, started.elapsed()) else {
+                return Err(last.unwrap_or(Error::Timeout {
+                    job_id: job_id.cloned(),
+                }));
+            };
+            request.extensions_mut().insert(timeouts);
+            let attempt = run.attempts();
             let span = tracing::debug_span!(
                 "varg.request",
                 method = %request.method(),
@@ -374,18 +426,19 @@ impl Client {
                 }
                 Err(e) => Outcome::Transport(e.kind),
             };
-            let decision = policy.decide(
-                attempt,
-                &outcome,
-                idempotency,
-                started.elapsed(),
-                &mut jitter_source,
-            );
+            let decision = run.failed(&outcome, started.elapsed(), &mut jitter_source);
             span.in_scope(|| tracing::debug!(?outcome, ?decision, "attempt ended"));
             match decision {
                 Decision::Retry { after } => {
-                    // Drop the failed response (and its connection) before sleeping.
-                    drop(result);
+                    // Keep the failure (without its connection) in case the budget ends
+                    // before another attempt can begin.
+                    last = Some(match result {
+                        Ok(response) => tag(status_error(response).await),
+                        Err(e) => tag(e.into()),
+                    });
+                    if let Some(notice) = run.take_notice() {
+                        self.notify(notice);
+                    }
                     tokio::time::sleep(after).await;
                 }
                 Decision::Stop(StopReason::RetryAfterTooLong(wait)) => {
@@ -414,6 +467,7 @@ impl Client {
                 ops::idempotency(endpoint),
                 job_id,
                 None,
+                self.inner.config.call_budget(ExchangeKind::Json),
                 || Ok(replay(&request)),
             )
             .await?;

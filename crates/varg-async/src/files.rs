@@ -57,6 +57,7 @@ impl Client {
                 ops::idempotency(endpoint),
                 None,
                 retry,
+                self.config().call_budget(ops::ExchangeKind::Streaming),
                 || Ok(with_body(&request, body()?)),
             )
             .await?;
@@ -252,9 +253,14 @@ impl Client {
         // Built by varg-core: no Authorization, no provider keys, no cache headers.
         let request = ops::download_request(self.config(), url)?;
         let response = self
-            .execute(DOWNLOAD_ROUTE, Idempotency::Idempotent, None, None, || {
-                Ok(with_body(&request, AsyncBody::Empty))
-            })
+            .execute(
+                DOWNLOAD_ROUTE,
+                Idempotency::Idempotent,
+                None,
+                None,
+                self.config().call_budget(ops::ExchangeKind::Streaming),
+                || Ok(with_body(&request, AsyncBody::Empty)),
+            )
             .await?;
         if !response.status().is_success() {
             return Err(status_error(response).await);

@@ -50,6 +50,7 @@ pub use varg_types as types;
 
 pub use varg_core::config::{CacheMode, Config, Provider, ProviderKeys, RequestOptions};
 pub use varg_core::error::{ApiError, Error};
+pub use varg_core::notice::{Notice, NoticeHook, RetryReason};
 pub use varg_core::ops::{JsonOperation, ResponseMeta};
 pub use varg_core::retry::RetryPolicy;
 pub use varg_core::secret::ApiKey;

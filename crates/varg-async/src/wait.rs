@@ -65,6 +65,9 @@ impl WaitRun {
     /// Runs the waiter until the status changes or the wait ends.
     async fn advance(&mut self) -> Step {
         loop {
+            if let Some(notice) = self.waiter.take_notice() {
+                self.client.notify(notice);
+            }
             if let Some(job) = self.waiter.take_update() {
                 return Step::Update(job);
             }
@@ -195,6 +198,8 @@ async fn open_stream(
             Idempotency::Idempotent,
             Some(job_id),
             Some(&varg_core::retry::RetryPolicy::none()),
+            // A stream lasts as long as the wait; its deadline bounds the reads.
+            None,
             || Ok(replay(&request)),
         )
         .await?;
@@ -215,6 +220,7 @@ async fn poll(client: &Client, job_id: &JobId) -> Result<Job, Error> {
             Idempotency::Idempotent,
             Some(job_id),
             Some(&varg_core::retry::RetryPolicy::none()),
+            config.call_budget(ops::ExchangeKind::Json),
             || Ok(replay(&request)),
         )
         .await?;

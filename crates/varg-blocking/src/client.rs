@@ -6,10 +6,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use varg_core::config::{self as core_config, KeySources, RequestOptions};
+use varg_core::config::{self as core_config, RequestOptions};
 use varg_core::error::Error;
-use varg_core::ops::{self, JsonOperation, MAX_JSON_BODY_BYTES, ResponseMeta};
-use varg_core::retry::{Decision, Idempotency, Outcome, RandJitter, RetryPolicy, StopReason};
+use varg_core::notice::{Notice, NoticeHook};
+use varg_core::ops::{self, ExchangeKind, JsonOperation, MAX_JSON_BODY_BYTES, ResponseMeta};
+use varg_core::retry::{
+    Decision, Idempotency, Outcome, RandJitter, RetryPolicy, RetryRun, StopReason,
+};
 use varg_core::transport::{Body, RequestTimeouts, ResponseBody, Transport, TransportError};
 use varg_core::{ApiKey, CacheMode, Config, Provider, WaitPolicy};
 use varg_types::endpoint::ops as vops;
@@ -33,6 +36,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 pub struct Client {
     pub(crate) config: Arc<Config>,
     pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) notice: Option<NoticeHook>,
 }
 
 impl std::fmt::Debug for Client {
@@ -99,11 +103,11 @@ pub(crate) fn response_error(response: http::Response<ResponseBody>) -> Error {
 }
 
 impl Client {
-    /// A client configured from the environment: the key from `VARG_API_KEY`, else the
-    /// credentials file of the varg CLI (`~/.varg/credentials`), and the base URL from
-    /// `VARG_BASE_URL`, else the default gateway.
+    /// A client configured from the environment: the key from `VARG_API_KEY`, else
+    /// `~/.varg/credentials` (`{"api_key": "varg_..."}`), and the base URL from
+    /// `VARG_BASE_URL`, else the default gateway. The same as `Client::builder().build()`.
     pub fn new() -> Result<Client, Error> {
-        Client::builder().from_env().build()
+        Client::builder().build()
     }
 
     /// A builder for a client configured in code.
@@ -122,6 +126,15 @@ impl Client {
         Client {
             config: Arc::new(self.config.with_options(&options)),
             transport: self.transport.clone(),
+            notice: self.notice.clone(),
+        }
+    }
+
+    /// Hands `notice` to the caller's hook, if one is set.
+    pub(crate) fn notify(&self, notice: Notice) {
+        tracing::debug!(%notice, "waiting");
+        if let Some(hook) = &self.notice {
+            hook(&notice);
         }
     }
 
@@ -149,29 +162,42 @@ impl Client {
         result.map_err(|e| attach(Error::from(e), job_id))
     }
 
-    /// Sends a request, retrying as the configured [`RetryPolicy`] decides, and returns the
-    /// first 2xx response (its body unread) or the final error. `make` builds each attempt;
-    /// it answers `None` when the body cannot be sent again (a caller's reader), which
-    /// ends the retries with the last error.
+    /// Sends a request, retrying as the configured [`RetryPolicy`] decides within the call's
+    /// time budget (`kind` picks it: see [`Config::call_budget`]), and returns the first 2xx
+    /// response (its body unread) or the final error. `make` builds each attempt; it
+    /// answers `None` when the body cannot be sent again (a caller's reader), which ends
+    /// the retries with the last error.
     pub(crate) fn send_with_retry(
         &self,
         route: &'static str,
         idempotency: Idempotency,
+        kind: ExchangeKind,
         job_id: Option<&JobId>,
         make: &mut dyn FnMut() -> Result<Option<http::Request<Body>>, Error>,
     ) -> Result<http::Response<ResponseBody>, Error> {
         let policy: &RetryPolicy = self.config.retry();
+        let mut run = RetryRun::new(policy.clone(), idempotency, self.config.call_budget(kind))
+            .for_job(job_id);
         let start = Instant::now();
-        let mut attempt = 0u32;
         let mut last: Option<Error> = None;
         loop {
-            let Some(request) = make()? else {
+            let Some(mut request) = make()? else {
                 return Err(last.unwrap_or_else(|| {
                     Error::invalid_config("the request body could not be prepared")
                 }));
             };
-            attempt += 1;
-            let (outcome, error) = match self.send_once(request, route, job_id, attempt) {
+            let base = request
+                .extensions()
+                .get::<RequestTimeouts>()
+                .copied()
+                .unwrap_or_default();
+            let Some(timeouts) = run.begin(base, start.elapsed()) else {
+                return Err(last.unwrap_or(Error::Timeout {
+                    job_id: job_id.cloned(),
+                }));
+            };
+            request.extensions_mut().insert(timeouts);
+            let (outcome, error) = match self.send_once(request, route, job_id, run.attempts()) {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
                     let outcome = Outcome::from_response(
@@ -189,20 +215,11 @@ impl Client {
                     (Outcome::Transport(kind), error)
                 }
             };
-            match policy.decide(
-                attempt,
-                &outcome,
-                idempotency,
-                start.elapsed(),
-                &mut RandJitter,
-            ) {
+            match run.failed(&outcome, start.elapsed(), &mut RandJitter) {
                 Decision::Retry { after } => {
-                    tracing::debug!(
-                        route,
-                        attempt,
-                        delay_ms = after.as_millis() as u64,
-                        "retrying"
-                    );
+                    if let Some(notice) = run.take_notice() {
+                        self.notify(notice);
+                    }
                     std::thread::sleep(after);
                     last = Some(error);
                 }
@@ -233,7 +250,8 @@ impl Client {
                 Body::Bytes(body.clone())
             })))
         };
-        let response = self.send_with_retry(route, idempotency, job_id, &mut make)?;
+        let response =
+            self.send_with_retry(route, idempotency, ExchangeKind::Json, job_id, &mut make)?;
         decode_response(response, empty, job_id)
     }
 
@@ -445,8 +463,10 @@ pub(crate) fn decode_response<T: DeserializeOwned>(
     ops::decode_body::<T>(&response, empty, SystemTime::now()).map_err(|e| attach(e, job_id))
 }
 
-/// Builds a [`Client`]. Every setting has a default; only the API key is required (or
-/// call [`from_env`](Self::from_env) to read it from the environment).
+/// Builds a [`Client`]. Every setting has a default. The API key is
+/// [`api_key`](Self::api_key), else `VARG_API_KEY`, else `~/.varg/credentials`
+/// (`{"api_key": "varg_..."}`); the base URL is [`base_url`](Self::base_url), else
+/// `VARG_BASE_URL`, else `https://api.varg.ai/v1`.
 #[derive(Default)]
 #[must_use]
 pub struct ClientBuilder {
@@ -458,12 +478,13 @@ pub struct ClientBuilder {
     total_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     wait: Option<WaitPolicy>,
+    transfer_timeout: Option<Duration>,
     provider_keys: Vec<(Provider, ApiKey)>,
     cache: Option<CacheMode>,
     user_agent: Option<String>,
     agent: Option<ureq::Agent>,
     transport: Option<Arc<dyn Transport>>,
-    from_env: bool,
+    notice: Option<NoticeHook>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -471,19 +492,20 @@ impl std::fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("api_key", &self.api_key)
             .field("base_url", &self.base_url)
-            .field("from_env", &self.from_env)
             .finish_non_exhaustive()
     }
 }
 
 impl ClientBuilder {
-    /// The API key (`varg_...`).
+    /// The API key (`varg_...`). Without it, [`build`](Self::build) takes `VARG_API_KEY`,
+    /// else `~/.varg/credentials`.
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.api_key = Some(key.into());
         self
     }
 
-    /// The gateway's base URL (default `https://api.varg.ai/v1`).
+    /// The gateway's base URL. Without it, [`build`](Self::build) takes `VARG_BASE_URL`,
+    /// else `https://api.varg.ai/v1`.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -502,16 +524,48 @@ impl ClientBuilder {
         self
     }
 
-    /// The read timeout: the longest silence between two reads (default 60 s).
+    /// The read timeout: the longest silence while waiting for an answer or between two
+    /// reads of it (default 30 s).
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.read_timeout = Some(d);
         self
     }
 
-    /// The total timeout of one JSON exchange (default 120 s; streams, uploads and
-    /// downloads are bounded by the read timeout instead).
+    /// The longest one JSON call may take as a whole (default 120 s): every attempt, every
+    /// backoff and every `Retry-After` sleep together. A `Retry-After` longer than what is
+    /// left ends the call at once with [`Error::RateLimited`]. Uploads and downloads are
+    /// bounded by [`transfer_timeout`](Self::transfer_timeout); job waits by their deadline.
     pub fn total_timeout(mut self, d: Duration) -> Self {
         self.total_timeout = Some(d);
+        self
+    }
+
+    /// The longest one upload or download may take as a whole, retries included (default:
+    /// no bound but the connect and read timeouts, since a large file may take long).
+    pub fn transfer_timeout(mut self, d: Duration) -> Self {
+        self.transfer_timeout = Some(d);
+        self
+    }
+
+    /// Calls `hook` with a [`Notice`] before every wait the client decides on: each retry
+    /// sleep (rate limited, a 5xx, a connection error; retry n of m; the delay) and each
+    /// change of course of a job wait (stream cut and reopened, polling instead). It runs on
+    /// the calling thread just before the wait; keep it short.
+    ///
+    /// ```
+    /// let client = varg_blocking::Client::builder()
+    ///     .api_key("varg_test")
+    ///     .on_notice(|notice| {
+    ///         if notice.delay().as_secs() >= 1 {
+    ///             eprintln!("{notice}");
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn on_notice(mut self, hook: impl Fn(&Notice) + Send + Sync + 'static) -> Self {
+        self.notice = Some(Arc::new(hook));
         self
     }
 
@@ -559,33 +613,23 @@ impl ClientBuilder {
         self
     }
 
-    /// Fills the key and base URL from the environment where they were not set: the key
-    /// from `VARG_API_KEY`, else `~/.varg/credentials`; the base URL from `VARG_BASE_URL`.
-    pub fn from_env(mut self) -> Self {
-        self.from_env = true;
+    /// Kept for compatibility: [`build`](Self::build) always fills the key and the base URL
+    /// from the environment where they were not set.
+    pub fn from_env(self) -> Self {
         self
     }
 
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let explicit = self.api_key.as_ref().map(ApiKey::expose);
-        let (api_key, base_url) = if self.from_env {
-            let env = core_config::Environment {
-                var: &|name: &str| std::env::var(name).ok(),
-                read_file: &|path: &Path| std::fs::read_to_string(path).ok(),
-            };
-            let (key, _source, base) =
-                core_config::resolve_from_environment(explicit, self.base_url.as_deref(), &env)?;
-            (key, base)
-        } else {
-            let (key, _source) = core_config::resolve_api_key(&KeySources {
-                explicit,
-                env: None,
-                credentials_file: None,
-            })?;
-            let base = core_config::resolve_base_url(self.base_url.as_deref(), None).to_owned();
-            (key, base)
+        // The order of the README's configuration table: explicit, then VARG_API_KEY /
+        // VARG_BASE_URL, then the credentials file / the default (decided by varg-core).
+        let env = core_config::Environment {
+            var: &|name: &str| std::env::var(name).ok(),
+            read_file: &|path: &Path| std::fs::read_to_string(path).ok(),
         };
+        let (api_key, _source, base_url) =
+            core_config::resolve_from_environment(explicit, self.base_url.as_deref(), &env)?;
         let mut timeouts = core_config::DEFAULT_TIMEOUTS;
         if let Some(d) = self.connect_timeout {
             timeouts.connect = Some(d);
@@ -599,7 +643,8 @@ impl ClientBuilder {
         let mut builder = Config::builder(api_key)
             .base_url(base_url)
             .allow_insecure_http(self.allow_insecure_http)
-            .timeouts(timeouts);
+            .timeouts(timeouts)
+            .transfer_timeout(self.transfer_timeout);
         for (provider, key) in self.provider_keys {
             builder = builder.provider_key(provider, key);
         }
@@ -624,6 +669,7 @@ impl ClientBuilder {
         Ok(Client {
             config: Arc::new(config),
             transport,
+            notice: self.notice,
         })
     }
 }

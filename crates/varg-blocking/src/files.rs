@@ -153,7 +153,13 @@ impl Client {
         make: &mut dyn FnMut() -> Result<Option<http::Request<Body>>, Error>,
     ) -> Result<FileUploadResponse, Error> {
         let endpoint = varg_types::EndpointId::UploadFile.endpoint();
-        let response = self.send_with_retry("/files", ops::idempotency(endpoint), None, make)?;
+        let response = self.send_with_retry(
+            "/files",
+            ops::idempotency(endpoint),
+            ops::ExchangeKind::Streaming,
+            None,
+            make,
+        )?;
         decode_response(response, false, None).map(|(f, _)| f)
     }
 
@@ -211,8 +217,13 @@ impl Client {
         let request = ops::download_request(&self.config, url)?;
         let prepared = Prepared::new(&request);
         let mut make = || Ok(Some(prepared.with_body(Body::Empty)));
-        let response =
-            self.send_with_retry("download", Idempotency::Idempotent, None, &mut make)?;
+        let response = self.send_with_retry(
+            "download",
+            Idempotency::Idempotent,
+            ops::ExchangeKind::Streaming,
+            None,
+            &mut make,
+        )?;
         let total = response
             .headers()
             .get(CONTENT_LENGTH)

@@ -60,6 +60,7 @@ pub use varg_types as types;
 
 pub use varg_core::config::{ProviderKeys, RequestOptions};
 pub use varg_core::error::ApiError;
+pub use varg_core::notice::{Notice, NoticeHook, RetryReason};
 pub use varg_core::ops::{JsonOperation, ResponseMeta};
 pub use varg_core::transport::{RequestTimeouts, Transport, TransportError, TransportErrorKind};
 pub use varg_core::wait_options::{StatusCallback, WaitOptions};

@@ -67,6 +67,9 @@ impl Driver {
     /// Runs the loop until the status changes or the wait ends.
     fn turn(&mut self) -> Turn {
         loop {
+            if let Some(notice) = self.waiter.take_notice() {
+                self.client.notify(notice);
+            }
             if let Some(job) = self.waiter.take_update() {
                 return Turn::Update(job);
             }

@@ -22,7 +22,7 @@ pub mod wait_options;
 
 pub use config::{CacheMode, Config, ConfigBuilder, Provider, ProviderKeys, RequestOptions};
 pub use error::{ApiError, Error};
-pub use notice::{Notice, RetryReason};
+pub use notice::{Notice, NoticeHook, RetryReason};
 pub use ops::ResponseMeta;
 pub use retry::{Decision, RetryPolicy, RetryRun};
 pub use secret::ApiKey;

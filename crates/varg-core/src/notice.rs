@@ -17,12 +17,17 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
 use varg_types::JobId;
 
 use crate::transport::TransportErrorKind;
+
+/// The hook a client calls with every [`Notice`] (set with `ClientBuilder::on_notice`). It
+/// runs on the calling thread or task, just before the wait it announces: keep it short.
+pub type NoticeHook = Arc<dyn Fn(&Notice) + Send + Sync>;
 
 /// Why an attempt is about to be repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
