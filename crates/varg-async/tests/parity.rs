@@ -7,7 +7,7 @@
 mod scenarios;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,7 +18,7 @@ use varg_types::*;
 /// The async client, driven to completion on a runtime of its own for each call.
 struct Async {
     client: Client,
-    runtime: tokio::runtime::Runtime,
+    runtime: Arc<tokio::runtime::Runtime>,
 }
 
 impl Async {
@@ -33,17 +33,33 @@ impl ClientAdapter for Async {
             .enable_all()
             .build()
             .unwrap();
-        let client = runtime.block_on(async {
-            Client::builder()
-                .api_key(KEY)
-                .base_url(&spec.base_url)
-                .retry(spec.retry.clone())
-                .wait_policy(spec.wait.clone())
-                .total_timeout_opt(spec.total_timeout)
-                .build()
-                .unwrap()
-        });
-        Async { client, runtime }
+        let mut builder = Client::builder()
+            .api_key(KEY)
+            .base_url(&spec.base_url)
+            .retry(spec.retry.clone())
+            .wait_policy(spec.wait.clone());
+        if let Some(total) = spec.total_timeout {
+            builder = builder.total_timeout(total);
+        }
+        if let Some(read) = spec.read_timeout {
+            builder = builder.read_timeout(read);
+        }
+        if let Some(sink) = spec.notices.clone() {
+            builder = builder.on_notice(move |n| sink.lock().unwrap().push(n.clone()));
+        }
+        let client = runtime.block_on(async { builder.build().unwrap() });
+        Async {
+            client,
+            runtime: Arc::new(runtime),
+        }
+    }
+    fn with_total_timeout(&self, total: Duration) -> Self {
+        Async {
+            client: self
+                .client
+                .with_options(varg_async::RequestOptions::new().total_timeout(total)),
+            runtime: self.runtime.clone(),
+        }
     }
     fn balance(&self) -> Result<Balance, Error> {
         self.run(self.client.balance())
@@ -147,20 +163,6 @@ impl ClientAdapter for Async {
     }
     fn download_to_path(&self, job: &Job, path: &Path) -> Result<u64, Error> {
         self.run(self.client.download_to_path(job, path))
-    }
-}
-
-/// Sets the total timeout only when the scenario asks for one.
-trait TotalTimeoutOpt: Sized {
-    fn total_timeout_opt(self, total: Option<Duration>) -> Self;
-}
-
-impl TotalTimeoutOpt for varg_async::ClientBuilder {
-    fn total_timeout_opt(self, total: Option<Duration>) -> Self {
-        match total {
-            Some(total) => self.total_timeout(total),
-            None => self,
-        }
     }
 }
 

@@ -16,15 +16,26 @@ struct Blocking(Client);
 
 impl ClientAdapter for Blocking {
     fn connect(spec: &Spec) -> Self {
+        let mut builder = Client::builder()
+            .api_key(KEY)
+            .base_url(&spec.base_url)
+            .retry(spec.retry.clone())
+            .wait_policy(spec.wait.clone());
+        if let Some(total) = spec.total_timeout {
+            builder = builder.total_timeout(total);
+        }
+        if let Some(read) = spec.read_timeout {
+            builder = builder.read_timeout(read);
+        }
+        if let Some(sink) = spec.notices.clone() {
+            builder = builder.on_notice(move |n| sink.lock().unwrap().push(n.clone()));
+        }
+        Blocking(builder.build().unwrap())
+    }
+    fn with_total_timeout(&self, total: Duration) -> Self {
         Blocking(
-            Client::builder()
-                .api_key(KEY)
-                .base_url(&spec.base_url)
-                .retry(spec.retry.clone())
-                .wait_policy(spec.wait.clone())
-                .total_timeout_opt(spec.total_timeout)
-                .build()
-                .unwrap(),
+            self.0
+                .with_options(varg_blocking::RequestOptions::new().total_timeout(total)),
         )
     }
     fn balance(&self) -> Result<Balance, Error> {
@@ -127,20 +138,6 @@ impl ClientAdapter for Blocking {
     }
     fn download_to_path(&self, job: &Job, path: &Path) -> Result<u64, Error> {
         self.0.download_to_path(job, path)
-    }
-}
-
-/// Sets the total timeout only when the scenario asks for one.
-trait TotalTimeoutOpt: Sized {
-    fn total_timeout_opt(self, total: Option<Duration>) -> Self;
-}
-
-impl TotalTimeoutOpt for varg_blocking::ClientBuilder {
-    fn total_timeout_opt(self, total: Option<Duration>) -> Self {
-        match total {
-            Some(total) => self.total_timeout(total),
-            None => self,
-        }
     }
 }
 

@@ -14,11 +14,15 @@
 //! asserts on the emulator's counters and request log, never on timings.
 #![allow(dead_code)]
 
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use varg_core::error::Error;
+use varg_core::notice::{Notice, RetryReason};
+use varg_core::transport::TransportErrorKind;
 use varg_core::{RetryPolicy, WaitPolicy};
 use varg_emulator::{BlockingEmulator, Emulator, Fault, SseMode};
 use varg_types::{
@@ -39,9 +43,16 @@ pub struct Spec {
     pub retry: RetryPolicy,
     /// Short poll intervals.
     pub wait: WaitPolicy,
-    /// The client's total timeout per request, when a scenario sets one.
+    /// The client's total timeout per call, when a scenario sets one.
     pub total_timeout: Option<Duration>,
+    /// The client's read timeout, when a scenario sets one.
+    pub read_timeout: Option<Duration>,
+    /// Where the client's notice hook puts every notice, when a scenario listens.
+    pub notices: Option<Notices>,
 }
+
+/// The notices a client delivered, in order.
+pub type Notices = Arc<Mutex<Vec<Notice>>>;
 
 /// A status callback, as both clients take it.
 pub type OnStatus = Arc<dyn Fn(&Job) + Send + Sync>;
@@ -54,6 +65,8 @@ pub type Downloaded = (Vec<u8>, Vec<(u64, Option<u64>)>);
 pub trait ClientAdapter: Sized {
     /// Builds a client for `spec` with the key [`KEY`].
     fn connect(spec: &Spec) -> Self;
+    /// `with_options(RequestOptions::new().total_timeout(total))`.
+    fn with_total_timeout(&self, total: Duration) -> Self;
     fn balance(&self) -> Result<Balance, Error>;
     fn me(&self) -> Result<Me, Error>;
     fn voices(&self) -> Result<VoicesResponse, Error>;
@@ -114,6 +127,11 @@ macro_rules! scenario_suite {
             rate_limit_retry_after_is_honoured,
             total_timeout_bounds_a_slow_answer,
             long_retry_after_is_a_typed_error,
+            retry_after_beyond_the_total_timeout_ends_the_call_at_once,
+            silent_server_is_bounded_by_the_total_timeout_across_retries,
+            a_per_call_total_timeout_bounds_every_kind_of_call,
+            notices_say_what_a_call_waits_for,
+            notices_say_when_a_wait_changes_course,
             burst_of_5xx_is_retried_for_reads,
             create_is_not_retried_after_a_502,
             create_is_retried_after_a_503,
@@ -178,6 +196,8 @@ pub fn spec(base_url: &str) -> Spec {
             ..WaitPolicy::default()
         },
         total_timeout: None,
+        read_timeout: None,
+        notices: None,
     }
 }
 
@@ -719,4 +739,300 @@ pub fn status_callback_sees_every_status<A: ClientAdapter>() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.first(), Some(&JobStatus::Queued), "{seen:?}");
     assert_eq!(seen.last(), Some(&JobStatus::Completed), "{seen:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// One time budget per call, and what a call says while it waits.
+
+fn listening(spec: Spec) -> (Spec, Notices) {
+    let notices = Notices::default();
+    (
+        Spec {
+            notices: Some(notices.clone()),
+            ..spec
+        },
+        notices,
+    )
+}
+
+fn is_timeout(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Timeout { .. }
+            | Error::Transport {
+                kind: TransportErrorKind::Timeout,
+                ..
+            }
+    )
+}
+
+pub fn retry_after_beyond_the_total_timeout_ends_the_call_at_once<A: ClientAdapter>() {
+    let emulator = Emulator::builder()
+        .time_scale(0.05)
+        .start_blocking()
+        .expect("emulator starts");
+    let (mut s, notices) = listening(spec(&emulator.base_url()));
+    s.total_timeout = Some(Duration::from_secs(5));
+    let c = A::connect(&s);
+    // 30 s is within what the policy honours (120 s) but not within the 5 s call.
+    emulator.push_fault(
+        "getBalance",
+        Fault::RateLimited {
+            retry_after_secs: 30,
+        },
+    );
+    let started = Instant::now();
+    match c.balance().unwrap_err() {
+        Error::RateLimited { retry_after, .. } => {
+            assert_eq!(retry_after, Duration::from_secs(30))
+        }
+        other => panic!("{other:?}"),
+    }
+    // At once: well before the 30 s, and even before the 5 s budget (generous bound).
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(count(&emulator, "getBalance"), 1);
+    // The same for a job-creating POST: no sleep, no second request, no job.
+    emulator.push_fault(
+        "createImage",
+        Fault::RateLimited {
+            retry_after_secs: 30,
+        },
+    );
+    let err = c.create_image(&image("not now")).unwrap_err();
+    assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
+    assert_eq!(count(&emulator, "createImage"), 1);
+    assert_eq!(emulator.jobs_created(), 0);
+    assert!(
+        notices.lock().unwrap().is_empty(),
+        "no sleep, nothing to announce"
+    );
+}
+
+/// A server that accepts connections and never answers; counts the connections.
+fn silent_server() -> (String, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (format!("http://{addr}/v1"), accepted)
+}
+
+pub fn silent_server_is_bounded_by_the_total_timeout_across_retries<A: ClientAdapter>() {
+    // Each attempt ends by its 300 ms read timeout; the 4 attempts the policy allows
+    // (3 retries) and their short backoffs fit in the 5 s call.
+    let (base_url, accepted) = silent_server();
+    let (mut s, notices) = listening(spec(&base_url));
+    s.read_timeout = Some(Duration::from_millis(300));
+    s.total_timeout = Some(Duration::from_secs(5));
+    let c = A::connect(&s);
+    let started = Instant::now();
+    let err = c.balance().unwrap_err();
+    assert!(is_timeout(&err), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        4,
+        "one connection per attempt"
+    );
+    let notices = notices.lock().unwrap().clone();
+    assert_eq!(notices.len(), 3, "{notices:?}");
+    for (n, notice) in notices.iter().enumerate() {
+        match notice {
+            Notice::Retry {
+                reason: RetryReason::Connection(TransportErrorKind::Timeout),
+                retry,
+                of: 3,
+                ..
+            } => assert_eq!(*retry, n as u32 + 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Attempts that would each wait 30 s for an answer: the 1 s call ends all of them.
+    let (base_url, accepted) = silent_server();
+    let mut s = spec(&base_url);
+    s.read_timeout = Some(Duration::from_secs(30));
+    s.total_timeout = Some(Duration::from_secs(1));
+    let c = A::connect(&s);
+    let started = Instant::now();
+    let err = c.balance().unwrap_err();
+    assert!(is_timeout(&err), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let connections = accepted.load(Ordering::SeqCst);
+    assert!(
+        (1..4).contains(&connections),
+        "{connections}: the budget cut the retries"
+    );
+
+    // A job-creating POST whose answer never comes is not repeated, and is bounded too.
+    let err = c.create_image(&image("silence")).unwrap_err();
+    assert!(is_timeout(&err), "{err:?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), connections + 1);
+}
+
+pub fn a_per_call_total_timeout_bounds_every_kind_of_call<A: ClientAdapter>() {
+    let (emu, c) = setup::<A>();
+    let job = c.generate_image(&image("bounded")).unwrap();
+    let quick = c.with_total_timeout(Duration::from_millis(300));
+    let slow = Fault::Delay(Duration::from_secs(10));
+    let started = Instant::now();
+    emu.push_fault("createImage", slow.clone());
+    let err = quick.create_image(&image("slow create")).unwrap_err();
+    assert!(is_timeout(&err), "create: {err:?}");
+    emu.push_fault("getJob", slow.clone());
+    let err = quick.get_job(job.job_id.as_str()).unwrap_err();
+    assert!(is_timeout(&err), "get_job: {err:?}");
+    assert_eq!(err.job_id(), Some(&job.job_id));
+    emu.push_fault("getBalance", slow.clone());
+    let err = quick.balance().unwrap_err();
+    assert!(is_timeout(&err), "balance: {err:?}");
+    emu.push_fault("uploadFile", slow.clone());
+    let err = quick
+        .upload_bytes(b"slow upload".to_vec(), None)
+        .unwrap_err();
+    assert!(is_timeout(&err), "upload: {err:?}");
+    emu.push_fault(varg_emulator::routes::DOWNLOAD_OUTPUT, slow);
+    let err = quick.download(&job).unwrap_err();
+    assert!(is_timeout(&err), "download: {err:?}");
+    // Five calls of 300 ms each, not five delays of 10 s (generous bound).
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // The client it came from keeps its own (longer) timeouts.
+    emu.clear_faults();
+    assert!(c.balance().is_ok());
+}
+
+pub fn notices_say_what_a_call_waits_for<A: ClientAdapter>() {
+    let emulator = Emulator::builder()
+        .time_scale(0.05)
+        .start_blocking()
+        .expect("emulator starts");
+    let (s, notices) = listening(spec(&emulator.base_url()));
+    let c = A::connect(&s);
+    emulator.push_fault(
+        "getBalance",
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    emulator.push_fault("getBalance", Fault::Status(503));
+    c.balance().unwrap();
+    assert_eq!(count(&emulator, "getBalance"), 3);
+    let seen = notices.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        matches!(
+            &seen[0],
+            Notice::Retry { reason: RetryReason::RateLimited, retry: 1, of: 3, delay, job_id: None, .. }
+                if *delay == Duration::from_secs(1)
+        ),
+        "{:?}",
+        seen[0]
+    );
+    assert_eq!(seen[0].to_string(), "rate limited; retry 1 of 3 in 1.0 s");
+    assert!(
+        matches!(
+            &seen[1],
+            Notice::Retry { reason: RetryReason::Status(status), retry: 2, of: 3, .. }
+                if status.as_u16() == 503
+        ),
+        "{:?}",
+        seen[1]
+    );
+    assert!(
+        seen[1].delay() <= Duration::from_millis(20),
+        "the policy's backoff cap"
+    );
+    // About a job: the notice names it.
+    notices.lock().unwrap().clear();
+    emulator.push_fault("getJob", Fault::Reset);
+    let _ = c.get_job("job_notice");
+    let seen = notices.lock().unwrap().clone();
+    assert!(
+        matches!(
+            &seen[..],
+            [Notice::Retry {
+                reason: RetryReason::Connection(_),
+                retry: 1,
+                ..
+            }]
+        ),
+        "{seen:?}"
+    );
+    assert_eq!(seen[0].job_id().map(|j| j.as_str()), Some("job_notice"));
+    // Nothing retried, nothing announced.
+    notices.lock().unwrap().clear();
+    c.me().unwrap();
+    assert!(notices.lock().unwrap().is_empty());
+}
+
+pub fn notices_say_when_a_wait_changes_course<A: ClientAdapter>() {
+    // A stream cut after its first status is opened again, and says so.
+    let emulator = Emulator::builder()
+        .time_scale(0.05)
+        .keepalive(Duration::from_millis(100))
+        .start_blocking()
+        .expect("emulator starts");
+    let (s, notices) = listening(spec(&emulator.base_url()));
+    let c = A::connect(&s);
+    emulator.push_fault("streamJob", Fault::CutStreamAfter(1));
+    let job = c
+        .create_image(&emulated(
+            "cut",
+            json!({"duration_ms": 400, "queued_ms": 100}),
+        ))
+        .unwrap();
+    let id = job.job_id.clone();
+    c.wait_for(job, None, false, None).unwrap();
+    assert_eq!(count(&emulator, "streamJob"), 2);
+    let seen = notices.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        matches!(&seen[0], Notice::StreamReconnect { job_id, .. } if *job_id == id),
+        "{seen:?}"
+    );
+
+    // A stream that is not there: polling takes over, once, and says so.
+    let emulator = Emulator::builder()
+        .time_scale(0.05)
+        .sse_mode(SseMode::NotFound)
+        .start_blocking()
+        .expect("emulator starts");
+    let (s, notices) = listening(spec(&emulator.base_url()));
+    let c = A::connect(&s);
+    let job = c.generate_image(&image("polled")).unwrap();
+    assert_eq!(job.status, JobStatus::Completed);
+    let seen = notices.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        matches!(&seen[0], Notice::PollingFallback { job_id, .. } if *job_id == job.job_id),
+        "{seen:?}"
+    );
+    assert!(
+        seen[0].to_string().contains("polling instead"),
+        "{}",
+        seen[0]
+    );
 }
