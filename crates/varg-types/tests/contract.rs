@@ -171,9 +171,10 @@ fn documented_account_examples_decode() {
     ]}));
     assert_eq!(voices.voices.len(), 2);
 
-    let balance: Balance = round_trip(json!({"balance_cents": 5000.0, "currency": "usd"}));
+    // The documented examples are integers, and stay integers when re-encoded.
+    let balance: Balance = round_trip(json!({"balance_cents": 5000, "currency": "usd"}));
     assert_eq!(balance.balance_cents, Some(5000.0));
-    let no_currency: Balance = round_trip(json!({"balance_cents": 10000.0}));
+    let no_currency: Balance = round_trip(json!({"balance_cents": 10000}));
     assert_eq!(no_currency.currency, None);
 
     let me: Me = round_trip(json!({"userId": "user_abc123", "email": "dev@example.com"}));
@@ -182,9 +183,9 @@ fn documented_account_examples_decode() {
     let usage: UsageResponse = round_trip(json!({
         "usage": [{
             "job_id": "job_a1b2c3d4", "model": "fal:kling-v2.5", "capability": "video",
-            "cost_cents": 25.0, "cache_hit": false, "created_at": "2026-02-13T10:00:00Z"
+            "cost_cents": 25, "cache_hit": false, "created_at": "2026-02-13T10:00:00Z"
         }],
-        "total_cents": 1250.0
+        "total_cents": 1250
     }));
     assert_eq!(usage.usage[0].capability, Some(Capability::Video));
 
