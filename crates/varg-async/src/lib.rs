@@ -12,6 +12,9 @@
 //! - Uploads stream from a path, bytes or any [`tokio::io::AsyncRead`]; downloads stream a
 //!   job's output to any [`tokio::io::AsyncWrite`] in constant memory and never send the API
 //!   key.
+//! - The total timeout (default 120 s) bounds a whole call, every retry and every backoff
+//!   or `Retry-After` sleep included; [`ClientBuilder::on_notice`] hears about each of those
+//!   waits before it starts ([`Notice`]).
 //!
 //! All protocol decisions (request building, decoding, retries, the waiter state machine,
 //! server-sent-event decoding) live in [`varg_core`]; this crate performs the IO and drives

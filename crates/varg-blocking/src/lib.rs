@@ -36,7 +36,9 @@
 //!   anything is sent ([`Error::InvalidInput`]).
 //! - Connect and read timeouts are always set, so nothing hangs forever; retries follow
 //!   [`RetryPolicy`] (job-creating POSTs are repeated only when the server provably did no
-//!   work).
+//!   work). The total timeout (default 120 s) bounds a whole call, every retry and every
+//!   backoff or `Retry-After` sleep included; [`ClientBuilder::on_notice`] hears about each
+//!   of those waits before it starts ([`Notice`]).
 //! - Waiting prefers the job's event stream, reconnects when it is cut, falls back to
 //!   polling, honours `Retry-After`, and stops at the deadline (cancelling the job when
 //!   asked). Every error after a job was created carries its id ([`Error::job_id`]).

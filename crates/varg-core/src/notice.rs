@@ -192,7 +192,7 @@ impl fmt::Display for Notice {
             }
             Notice::StreamReconnect { job_id, delay } => write!(
                 f,
-                "job {job_id}: event stream cut; reconnecting in {}",
+                "job {job_id}: event stream cut; polling in {}, then reconnecting",
                 human_delay(*delay)
             ),
             Notice::PollingFallback { job_id, delay } => write!(

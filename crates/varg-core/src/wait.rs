@@ -914,8 +914,8 @@ mod tests {
         assert_eq!(
             r.notices,
             [
-                "job job_1: event stream cut; reconnecting in 0.5 s",
-                "job job_1: event stream cut; reconnecting in 0.8 s",
+                "job job_1: event stream cut; polling in 0.5 s, then reconnecting",
+                "job job_1: event stream cut; polling in 0.8 s, then reconnecting",
                 "job job_1: event stream unavailable; polling instead (first poll in 1.1 s)",
             ]
         );
